@@ -1,0 +1,329 @@
+"""Git repositories: committed content at HEAD, read through git plumbing, never executed.
+
+Files are listed with `git ls-tree` and read with one long-lived `git cat-file --batch`, so a
+scan sees exactly the commit it records (not a dirty work tree), symlinks are never followed
+(their blobs are link text) and no checkout, filter, hook or fsmonitor ever runs. Every git
+call gets a scrubbed environment and `-c` overrides, so neither the scanned repository's
+`.git/config` nor the user's global config can make git run a command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from driftscan.collectors.local import ProblemLog, safe_relative
+from driftscan.models import FileEntry, Listing, ReadError, RepoMeta
+
+GIT_TIMEOUT = 120  # seconds for any one git command
+CLONE_TIMEOUT = 600
+
+SAFE_CONFIG = (
+    "core.fsmonitor=false",
+    "core.hooksPath=/dev/null",
+    "core.untrackedCache=false",
+    "core.pager=cat",
+    "core.askPass=",
+    "credential.helper=",
+    "safe.directory=*",
+    "protocol.allow=never",
+    "protocol.https.allow=always",
+    "protocol.http.allow=always",
+    "protocol.ssh.allow=always",
+    "protocol.git.allow=always",
+    "protocol.file.allow=always",
+    "submodule.recurse=false",
+    "fetch.recurseSubmodules=false",
+    "filter.lfs.smudge=",
+    "filter.lfs.process=",
+    "filter.lfs.required=false",
+    "uploadpack.packObjectsHook=",
+    "gc.auto=0",
+    "maintenance.auto=false",
+)
+ALLOWED_URL = re.compile(r"^(?:https?://|ssh://|git://|file://|[\w.-]+@[\w.-]+:)")
+
+
+def safe_env() -> dict[str, str]:
+    """Only what git needs: no global/system config, no prompts, no pager, no LFS smudge."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C",
+        "LC_ALL": "C",
+        "HOME": tempfile.gettempdir(),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "",
+        "SSH_ASKPASS": "",
+        "GIT_OPTIONAL_LOCKS": "0",
+        "GIT_LFS_SKIP_SMUDGE": "1",
+        "GIT_PAGER": "cat",
+    }
+    if "SSH_AUTH_SOCK" in os.environ:  # lets ssh:// clones use the user's agent, nothing more
+        env["SSH_AUTH_SOCK"] = os.environ["SSH_AUTH_SOCK"]
+    return env
+
+
+def git_command(*args: str, git_dir: Path | None = None) -> list[str]:
+    cmd = ["git", "--no-pager", "--no-replace-objects"]
+    for item in SAFE_CONFIG:
+        cmd += ["-c", item]
+    if git_dir is not None:
+        cmd += ["--git-dir", str(git_dir)]
+    return cmd + list(args)
+
+
+def run_git(*args: str, git_dir: Path | None = None, timeout: int = GIT_TIMEOUT) -> bytes:
+    """Run one git plumbing command; raise ReadError with git's own message on failure."""
+    try:
+        proc = subprocess.run(
+            git_command(*args, git_dir=git_dir),
+            capture_output=True,
+            env=safe_env(),
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        raise ReadError("git is not installed or not on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise ReadError(f"git {args[0]} timed out after {timeout}s") from None
+    if proc.returncode != 0:
+        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ReadError(f"git {args[0]} failed: {message[-1] if message else proc.returncode}")
+    return proc.stdout
+
+
+def find_git_dir(path: Path) -> Path | None:
+    """The git directory of a work tree (`path/.git`) or of a bare repository, else None."""
+    dot_git = path / ".git"
+    if dot_git.is_dir():
+        return dot_git
+    if dot_git.is_file():  # a linked work tree or submodule: `gitdir: <path>`
+        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            target = Path(text.removeprefix("gitdir:").strip())
+            return (path / target).resolve() if not target.is_absolute() else target
+    if (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir():
+        return path
+    return None
+
+
+class GitSource:
+    """A local git repository (work tree or bare) read at HEAD."""
+
+    def __init__(self, path: Path, git_dir: Path, name: str | None = None, location: str = "") -> None:
+        self.path = path.resolve()
+        self.git_dir = git_dir
+        self._name = name or self.path.name.removesuffix(".git")
+        self._location = location or str(self.path)
+        self._oids: dict[str, str] = {}
+        self._missing: set[str] = set()
+        self._batch: subprocess.Popen[bytes] | None = None
+        self._meta: RepoMeta | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    def meta(self) -> RepoMeta:
+        if self._meta is None:
+            head, branch = self._head()
+            self._meta = RepoMeta(default_branch=branch, head=head)
+        return self._meta
+
+    def _head(self) -> tuple[str | None, str | None]:
+        branch = None
+        head_file = self.git_dir / "HEAD"
+        try:
+            text = head_file.read_text(encoding="utf-8", errors="replace").strip()
+            if text.startswith("ref: refs/heads/"):
+                branch = text.removeprefix("ref: refs/heads/")
+        except OSError:
+            pass
+        header = self._request("HEAD")
+        if header is None:
+            return None, branch
+        oid, kind, size = header
+        self._skip(size)
+        return (oid if kind == "commit" else None), branch
+
+    def list_files(self) -> Listing:
+        if self.meta().head is None:
+            return Listing(())  # no commits yet: an empty repository, not an error
+        sized = ["-l"] if self.sized_listing else []
+        out = run_git("ls-tree", "-r", "-z", *sized, "--full-tree", "HEAD", git_dir=self.git_dir)
+        files: list[FileEntry] = []
+        problems = ProblemLog()
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            info, _, raw_path = record.partition(b"\t")
+            path = raw_path.decode("utf-8", "surrogateescape")
+            mode, kind, oid, *rest = info.decode().split()
+            if kind == "commit":
+                problems.add(path, "git submodule; not scanned")
+            elif mode == "120000":
+                problems.add(path, "symbolic link; not followed")
+            elif kind == "blob":
+                self._oids[path] = oid
+                size = int(rest[0]) if rest and rest[0].isdigit() else self.size_hint(oid)
+                files.append(FileEntry(path, size))
+        return Listing(tuple(files), problems.done())
+
+    sized_listing = True  # `ls-tree -l` reads every blob's size: cheap when all are local
+
+    def size_hint(self, oid: str) -> int | None:
+        """Size of a blob when the listing did not carry it."""
+        return None
+
+    def prefetch(self, paths: list[str]) -> None:
+        """Local objects are all present."""
+
+    # -- reading blobs through one `git cat-file --batch` process ---------------------------
+
+    def _process(self) -> subprocess.Popen[bytes]:
+        if self._batch is None or self._batch.poll() is not None:
+            try:
+                self._batch = subprocess.Popen(
+                    git_command("cat-file", "--batch", git_dir=self.git_dir),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    env=safe_env(),
+                )
+            except FileNotFoundError:
+                raise ReadError("git is not installed or not on PATH") from None
+        return self._batch
+
+    def _request(self, name: str) -> tuple[str, str, int] | None:
+        proc = self._process()
+        stdin, stdout = _pipes(proc)
+        try:
+            stdin.write(name.encode() + b"\n")
+            stdin.flush()
+            header = stdout.readline().decode("utf-8", "replace").split()
+        except (BrokenPipeError, OSError) as exc:
+            raise ReadError(f"git cat-file stopped: {exc}") from None
+        if len(header) != 3:
+            return None  # "<name> missing"
+        return header[0], header[1], int(header[2])
+
+    def _skip(self, size: int) -> None:
+        _stdin, stdout = _pipes(self._process())
+        stdout.read(size + 1)
+
+    def read(self, path: str) -> bytes:
+        safe_relative(path)
+        oid = self._oids.get(path)
+        if oid is None:
+            raise ReadError("not a file of this commit")
+        header = self._request(oid)
+        if header is None:
+            raise ReadError("blob is missing from the object store")
+        _oid, kind, size = header
+        _stdin, stdout = _pipes(self._process())
+        data = stdout.read(size)
+        stdout.read(1)  # the newline after every object
+        if kind != "blob":
+            raise ReadError(f"object is a {kind}, not a file")
+        return data
+
+    def close(self) -> None:
+        if self._batch is not None:
+            for pipe in (self._batch.stdin, self._batch.stdout):
+                if pipe is not None:
+                    pipe.close()
+            try:
+                self._batch.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._batch.kill()
+            self._batch = None
+
+
+def _pipes(proc: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes]]:
+    if proc.stdin is None or proc.stdout is None:  # pragma: no cover - always piped above
+        raise ReadError("git cat-file has no pipes")
+    return proc.stdin, proc.stdout
+
+
+def redact_url(url: str) -> str:
+    """Drop any user:password@ from a URL before it is shown or stored."""
+    return re.sub(r"^([a-z+]+://)[^/@]*@", r"\1", url)
+
+
+class ClonedSource(GitSource):
+    """A remote repository cloned shallow and blob-filtered into a temporary folder.
+
+    `--no-checkout` means no file is ever written out, so no filter, hook or attribute of the
+    scanned repository takes effect; blobs larger than the size cap are not even downloaded.
+    """
+
+    def __init__(self, url: str, max_file_size: int = 1 << 20, name: str | None = None) -> None:
+        if not ALLOWED_URL.match(url):
+            raise ReadError(f"refused URL {redact_url(url)!r}: use https://, ssh://, git:// or file://")
+        self.url = url
+        self.tmp = Path(tempfile.mkdtemp(prefix="driftscan-clone-"))
+        shown = redact_url(url)
+        repo_name = name or shown.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        super().__init__(self.tmp, self.tmp, repo_name.removesuffix(".git"), shown)
+        self.max_file_size = max_file_size
+        self._cloned = False
+
+    def _ensure_clone(self) -> None:
+        if self._cloned:
+            return
+        try:
+            run_git(
+                "clone",
+                "--bare",
+                "--depth=1",
+                "--no-tags",
+                "--single-branch",
+                "--template=",
+                f"--filter=blob:limit={self.max_file_size}",
+                "--",
+                self.url,
+                str(self.tmp),
+                timeout=CLONE_TIMEOUT,
+            )
+        except ReadError as exc:
+            raise ReadError(str(exc).replace(self.url, redact_url(self.url))) from None
+        self._cloned = True
+        missing = run_git("rev-list", "--objects", "--missing=print", "HEAD", git_dir=self.tmp)
+        self._missing = {
+            line[1:].decode() for line in missing.splitlines() if line.startswith(b"?")
+        }
+
+    def meta(self) -> RepoMeta:
+        self._ensure_clone()
+        return super().meta()
+
+    # Sizes of a partial clone's blobs would make git download the filtered ones.
+    sized_listing = False
+
+    def size_hint(self, oid: str) -> int | None:
+        # A blob the filter left out is larger than the cap: say so without fetching it.
+        return self.max_file_size + 1 if oid in self._missing else None
+
+    def list_files(self) -> Listing:
+        self._ensure_clone()
+        return super().list_files()
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def is_git_url(text: str) -> bool:
+    return bool(ALLOWED_URL.match(text)) and not Path(text).exists()

@@ -1,0 +1,172 @@
+"""A plain folder as a repository: walked once, read only inside its root, never executed."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from driftscan.models import FileEntry, Listing, Problem, ReadError, RepoMeta
+
+# Folders never walked: tool caches and dependency trees. Their content is not the
+# repository's own configuration (CATALOGUE.md) and can be huge.
+SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "bower_components",
+        "vendor",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".terraform",
+        ".gradle",
+        ".idea",
+        "site-packages",
+    }
+)
+MAX_FILES = 200_000
+MAX_PROBLEMS = 50
+
+
+def safe_relative(path: str) -> str:
+    """Reject paths that could leave the repository (absolute, '..', backslashes, NUL)."""
+    if not path or path.startswith("/") or "\\" in path or "\0" in path:
+        raise ReadError(f"refused path {path!r}: not a relative POSIX path")
+    if any(part in ("..", "") for part in path.split("/")):
+        raise ReadError(f"refused path {path!r}: it climbs out of or is not inside the repository")
+    return path
+
+
+class ProblemLog:
+    """Collects problems, keeping the first MAX_PROBLEMS and counting the rest."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+        self.dropped = 0
+
+    def add(self, path: str, reason: str) -> None:
+        if len(self.items) < MAX_PROBLEMS:
+            self.items.append(Problem(path, reason))
+        else:
+            self.dropped += 1
+
+    def done(self) -> tuple[Problem, ...]:
+        extra = (Problem("", f"{self.dropped} more problems not listed"),) if self.dropped else ()
+        return tuple(self.items) + extra
+
+
+class DirSource:
+    """A folder on disk, walked with os.scandir. Symlinks are followed only to regular files
+    that resolve inside the root; FIFOs, sockets and devices are never opened."""
+
+    def __init__(self, root: Path, name: str | None = None, max_file_size: int = 1 << 20) -> None:
+        self.root = root.resolve()
+        self._name = name or root.resolve().name
+        self.max_file_size = max_file_size
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    def meta(self) -> RepoMeta:
+        return RepoMeta()
+
+    def close(self) -> None:
+        """Nothing to release; present for the RepoSource protocol."""
+
+    def prefetch(self, paths: list[str]) -> None:
+        """Local files need no prefetch."""
+
+    def list_files(self) -> Listing:
+        if not self.root.is_dir():
+            raise ReadError(f"{self.root} is not a folder")
+        files: list[FileEntry] = []
+        problems = ProblemLog()
+        complete = True
+        stack = [""]
+        while stack:
+            rel_dir = stack.pop()
+            try:
+                entries = sorted(os.scandir(self.root / rel_dir), key=lambda e: e.name)
+            except OSError as exc:
+                problems.add(rel_dir, f"folder not listed: {exc.strerror or exc}")
+                continue
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError as exc:
+                    problems.add(rel, f"not listed: {exc.strerror or exc}")
+                    continue
+                if stat.S_ISLNK(info.st_mode):
+                    self._symlink(rel, files, problems)
+                elif stat.S_ISDIR(info.st_mode):
+                    if entry.name not in SKIPPED_DIRS:
+                        stack.append(rel)
+                elif stat.S_ISREG(info.st_mode):
+                    files.append(FileEntry(rel, info.st_size))
+                else:
+                    problems.add(rel, "not a regular file (FIFO, socket or device); never opened")
+                if len(files) >= MAX_FILES:
+                    complete = False
+                    problems.add("", f"listing stopped at {MAX_FILES} files")
+                    stack.clear()
+                    break
+        files.sort(key=lambda f: f.path)
+        return Listing(tuple(files), problems.done(), complete)
+
+    def _symlink(self, rel: str, files: list[FileEntry], problems: ProblemLog) -> None:
+        target = self._inside(rel)
+        if target is None:
+            problems.add(rel, "symbolic link to a target outside the repository; not followed")
+            return
+        try:
+            info = target.stat()
+        except OSError:
+            problems.add(rel, "broken symbolic link; not followed")
+            return
+        if stat.S_ISREG(info.st_mode):
+            files.append(FileEntry(rel, info.st_size))
+        # A link to a folder inside the root is not walked: its files are listed where they are.
+
+    def _inside(self, rel: str) -> Path | None:
+        try:
+            resolved = (self.root / rel).resolve(strict=False)
+        except (OSError, RuntimeError):  # RuntimeError: symlink loop on older Pythons
+            return None
+        return resolved if resolved.is_relative_to(self.root) else None
+
+    def read(self, path: str) -> bytes:
+        safe_relative(path)
+        target = self._inside(path)
+        if target is None:
+            raise ReadError("resolves outside the repository; not read")
+        try:
+            fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ReadError("symbolic link; not followed") from None
+            raise ReadError(exc.strerror or str(exc)) from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ReadError("not a regular file; not read")
+            if info.st_size > self.max_file_size:
+                raise ReadError(f"{info.st_size} bytes exceeds the {self.max_file_size}-byte cap")
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                return handle.read(self.max_file_size + 1)
+        finally:
+            os.close(fd)

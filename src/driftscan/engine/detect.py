@@ -1,0 +1,416 @@
+"""Detection: one repository's listing + the compiled ruleset -> facts with evidence.
+
+The listing is matched once against the union of every glob the rules (and the fixed
+extractors) need; only matched files are read, each read and parsed at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from driftscan.engine import extract, manifests
+from driftscan.engine.paths import PathMatcher, is_active_path
+from driftscan.engine.rules import (
+    ActionSignal,
+    AllOf,
+    AnyOf,
+    Condition,
+    ContentSignal,
+    DependencySignal,
+    EnvSignal,
+    FileSignal,
+    ImageSignal,
+    MetaSignal,
+    Not,
+    Rule,
+    Ruleset,
+    YamlSignal,
+    walk_signals,
+)
+from driftscan.engine.yamldoc import Document, find_path, parse_documents
+from driftscan.models import (
+    Evidence,
+    Fact,
+    FileEntry,
+    Problem,
+    ReadError,
+    RepoMeta,
+    RepoResult,
+    RepoSource,
+    RepoStatus,
+)
+
+DEFAULT_MAX_FILE_SIZE = 1 << 20
+MAX_EVIDENCE_PER_FACT = 20
+
+# Files the fixed extractors read, whatever the rules say.
+YAML_GLOB = "**/*.{yml,yaml}"
+IMAGE_GLOBS = (
+    YAML_GLOB,
+    "**/{Dockerfile,Containerfile,dockerfile,containerfile}{,.*}",
+    "**/*.{Dockerfile,dockerfile,Containerfile}",
+)
+ACTION_GLOBS = (".github/workflows/*.{yml,yaml}", "**/action.{yml,yaml}")
+ENV_GLOBS = (
+    YAML_GLOB,
+    "**/{Dockerfile,Containerfile}{,.*}",
+    "**/{.env,env}.{example,sample,template,dist,tmpl,defaults}",
+    "**/*.env.{example,sample,template,dist}",
+    "**/{Jenkinsfile,.drone.star,.cirrus.star}",
+)
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+
+
+@dataclass(frozen=True)
+class CompiledRuleset:
+    """A ruleset plus the one path matcher built from every glob it needs."""
+
+    ruleset: Ruleset
+    matcher: PathMatcher
+    needs: frozenset[str]  # which fixed extractors the rules use
+
+    @classmethod
+    def compile(cls, ruleset: Ruleset) -> CompiledRuleset:
+        globs: list[str] = []
+        needs: set[str] = set()
+        for rule in ruleset.rules:
+            for _value, condition in rule.detect:
+                for signal in walk_signals(condition):
+                    if isinstance(signal, (FileSignal, ContentSignal, YamlSignal)):
+                        globs.append(signal.glob)
+                    elif isinstance(signal, DependencySignal):
+                        needs.add("dependency")
+                    elif isinstance(signal, ImageSignal):
+                        needs.add("image")
+                    elif isinstance(signal, ActionSignal):
+                        needs.add("action")
+                    elif isinstance(signal, EnvSignal):
+                        needs.add("env")
+        fixed = {
+            "dependency": tuple(manifests.MANIFESTS),
+            "image": IMAGE_GLOBS,
+            "action": ACTION_GLOBS,
+            "env": ENV_GLOBS,
+        }
+        for need in sorted(needs):
+            globs.extend(fixed[need])
+        return cls(ruleset, PathMatcher.build(globs), frozenset(needs))
+
+
+T = TypeVar("T")
+
+
+class RepoContext:
+    """Lazy, cached access to one repository's matched files. Records every problem once."""
+
+    def __init__(
+        self,
+        matched: Mapping[str, tuple[str, ...]],
+        sizes: Mapping[str, int | None],
+        read: Callable[[str], bytes],
+        meta: RepoMeta,
+        max_file_size: int,
+    ) -> None:
+        self.matched = matched
+        self.sizes = sizes
+        self._read = read
+        self.meta = meta
+        self.max_file_size = max_file_size
+        self.problems: dict[str, Problem] = {}
+        self._text: dict[str, str | None] = {}
+        self._active: dict[str, str | None] = {}
+        self._docs: dict[str, list[Document]] = {}
+        self._cache: dict[str, object] = {}
+
+    def paths(self, glob: str) -> tuple[str, ...]:
+        return self.matched.get(glob, ())
+
+    def paths_any(self, globs: tuple[str, ...]) -> list[str]:
+        return list(dict.fromkeys(p for g in globs for p in self.paths(g)))
+
+    def _problem(self, path: str, reason: str) -> None:
+        self.problems.setdefault(path, Problem(path, reason))
+
+    def text(self, path: str) -> str | None:
+        if path in self._text:
+            return self._text[path]
+        self._text[path] = text = self._load(path)
+        return text
+
+    def _load(self, path: str) -> str | None:
+        size = self.sizes.get(path)
+        if size is not None and size > self.max_file_size:
+            self._problem(path, f"skipped: {size} bytes exceeds the {self.max_file_size}-byte cap")
+            return None
+        try:
+            data = self._read(path)
+        except ReadError as exc:
+            self._problem(path, f"not read: {exc}")
+            return None
+        if len(data) > self.max_file_size:
+            self._problem(
+                path, f"skipped: {len(data)} bytes exceeds the {self.max_file_size}-byte cap"
+            )
+            return None
+        if b"\0" in data[:8192]:
+            self._problem(path, "skipped: binary file (NUL byte)")
+            return None
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            self._problem(
+                path, f"not valid UTF-8 at byte {exc.start}; read with replacement characters"
+            )
+            return data.decode("utf-8", errors="replace")
+
+    def active(self, path: str) -> str | None:
+        if path not in self._active:
+            text = self.text(path)
+            self._active[path] = None if text is None else extract.active_text(path, text)
+        return self._active[path]
+
+    def docs(self, path: str) -> list[Document]:
+        if path not in self._docs:
+            text = self.text(path)
+            self._docs[path] = [] if text is None else parse_documents(text)
+        return self._docs[path]
+
+    def cached(self, key: str, build: Callable[[], T]) -> T:
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]  # type: ignore[return-value]
+
+    def dependencies(self) -> list[tuple[manifests.Dependency, str]]:
+        def build() -> list[tuple[manifests.Dependency, str]]:
+            out = []
+            for glob, parser in manifests.MANIFESTS.items():
+                for path in self.paths(glob):
+                    text = self.text(path)
+                    if text is not None:
+                        out += [(dep, path) for dep in parser(text)]
+            return out
+
+        return self.cached("dependency", build)
+
+    def images(self) -> list[tuple[extract.ImageRef, str]]:
+        def build() -> list[tuple[extract.ImageRef, str]]:
+            out = []
+            for path in self.paths_any(IMAGE_GLOBS):
+                text = self.active(path)
+                if text is not None and ("image" in text or "FROM" in text.upper()):
+                    out += [(ref, path) for ref in extract.images(path, text)]
+            return out
+
+        return self.cached("image", build)
+
+    def actions(self) -> list[tuple[extract.ActionRef, str]]:
+        def build() -> list[tuple[extract.ActionRef, str]]:
+            out = []
+            for path in self.paths_any(ACTION_GLOBS):
+                text = self.active(path)
+                if text is not None:
+                    out += [(ref, path) for ref in extract.actions(text)]
+            return out
+
+        return self.cached("action", build)
+
+    def env(self) -> list[tuple[str, int, str]]:
+        def build() -> list[tuple[str, int, str]]:
+            out = []
+            for path in self.paths_any(ENV_GLOBS):
+                text = self.active(path)
+                if text is not None:
+                    out += [(name, line, path) for name, line in extract.env_names(text)]
+            return out
+
+        return self.cached("env", build)
+
+
+Found = tuple[Evidence, ...] | None  # None: condition not met; a tuple: met, with evidence
+
+
+def evaluate(condition: Condition, ctx: RepoContext) -> Found:
+    if isinstance(condition, AnyOf):
+        evidence: list[Evidence] = []
+        met = False
+        for child in condition.children:
+            found = evaluate(child, ctx)
+            if found is not None:
+                met = True
+                evidence.extend(found)
+        return tuple(evidence) if met else None
+    if isinstance(condition, AllOf):
+        evidence = []
+        for child in condition.children:
+            found = evaluate(child, ctx)
+            if found is None:
+                return None
+            evidence.extend(found)
+        return tuple(evidence)
+    if isinstance(condition, Not):
+        return None if evaluate(condition.child, ctx) is not None else ()
+    evidence = _signal(condition, ctx)
+    return tuple(evidence) if evidence else None
+
+
+def _signal(signal: Condition, ctx: RepoContext) -> list[Evidence]:
+    if isinstance(signal, FileSignal):
+        return [Evidence(p, None, signal.describe()) for p in ctx.paths(signal.glob)]
+    if isinstance(signal, ContentSignal):
+        out = []
+        for path in ctx.paths(signal.glob):
+            text = ctx.active(path)
+            m = signal.regex.search(text) if text is not None else None
+            if m is not None and text is not None:
+                out.append(Evidence(path, extract.line_at(text, m.start()), signal.describe()))
+        return out
+    if isinstance(signal, YamlSignal):
+        return _yaml(signal, ctx)
+    if isinstance(signal, DependencySignal):
+        return [
+            Evidence(path, dep.line, signal.describe())
+            for dep, path in ctx.dependencies()
+            if (signal.ecosystem is None or signal.ecosystem == dep.ecosystem)
+            and signal.regex.match(dep.name)
+        ]
+    if isinstance(signal, ImageSignal):
+        return [
+            Evidence(path, ref.line, signal.describe())
+            for ref, path in ctx.images()
+            if signal.regex.match(ref.name) or signal.regex.match(ref.name.split("/", 1)[-1])
+        ]
+    if isinstance(signal, ActionSignal):
+        return [
+            Evidence(path, ref.line, signal.describe())
+            for ref, path in ctx.actions()
+            if signal.regex.match(ref.name)
+        ]
+    if isinstance(signal, EnvSignal):
+        return [
+            Evidence(path, line, signal.describe())
+            for name, line, path in ctx.env()
+            if name.startswith(signal.prefix)
+        ]
+    if isinstance(signal, MetaSignal):
+        return _meta(signal, ctx.meta)
+    raise TypeError(f"not a signal: {signal!r}")  # pragma: no cover - rules.py builds only these
+
+
+def _yaml(signal: YamlSignal, ctx: RepoContext) -> list[Evidence]:
+    out = []
+    for path in ctx.paths(signal.glob):
+        text = ctx.text(path)
+        if text is None:
+            continue
+        # Cheap text pre-filters: most YAML files cannot match, so most are never parsed.
+        if signal.kinds and not any(kind in text for kind in signal.kinds):
+            continue
+        if signal.keys and signal.keys[0][-1] not in ("*", "**") and signal.keys[0][-1] not in text:
+            continue
+        for doc in ctx.docs(path):
+            line = _yaml_doc_line(signal, doc)
+            if line is not None:
+                out.append(Evidence(path, line, signal.describe()))
+    return out
+
+
+def _yaml_doc_line(signal: YamlSignal, doc: Document) -> int | None:
+    root = doc.root
+    if not root.is_mapping:
+        return None
+    line = root.line
+    if signal.kinds:
+        kind = root.get("kind")
+        if kind is None or kind.text not in signal.kinds:
+            return None
+        line = kind.line
+    if signal.api_version is not None:
+        api = root.scalar("apiVersion")
+        if api is None or signal.api_version.match(api) is None:
+            return None
+    for index, key in enumerate(signal.keys):
+        nodes = find_path(root, key)
+        if index == 0 and signal.matches is not None:
+            nodes = [n for n in nodes if n.text is not None and signal.matches.search(n.text)]
+        if not nodes:
+            return None
+        if index == 0:
+            line = nodes[0].line
+    return line
+
+
+def _meta(signal: MetaSignal, meta: RepoMeta) -> list[Evidence]:
+    values: dict[str, object] = {
+        "archived": meta.archived,
+        "fork": meta.fork,
+        "visibility": meta.visibility,
+        "default_branch": meta.default_branch,
+    }
+    met = (
+        signal.value in meta.topics
+        if signal.key == "topic"
+        else values.get(signal.key) == signal.value
+    )
+    return [Evidence("(metadata)", None, signal.describe())] if met else []
+
+
+def _tidy(evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    unique = dict.fromkeys(evidence)
+    ordered = sorted(unique, key=lambda e: (e.path, e.line or 0, e.signal))
+    return tuple(ordered[:MAX_EVIDENCE_PER_FACT])
+
+
+def detect_facts(rules: tuple[Rule, ...], ctx: RepoContext) -> tuple[Fact, ...]:
+    facts = []
+    for rule in rules:
+        for value, condition in rule.detect:
+            found = evaluate(condition, ctx)
+            if found:
+                facts.append(Fact(rule.category, rule.dimension, value, _tidy(found)))
+    return tuple(facts)
+
+
+def detect_repo(
+    compiled: CompiledRuleset, source: RepoSource, options: DetectOptions | None = None
+) -> RepoResult:
+    """Detect every rule's values in one repository. Listing failures become an error result;
+    file-level failures become recorded problems and detection goes on."""
+    options = options or DetectOptions()
+    try:
+        meta = source.meta()
+        listing = source.list_files()
+    except ReadError as exc:
+        return RepoResult(
+            source.name, source.location, RepoMeta(), RepoStatus.ERROR, error=str(exc)
+        )
+    if not listing.files:
+        return RepoResult(
+            source.name,
+            source.location,
+            meta,
+            RepoStatus.EMPTY,
+            problems=listing.problems,
+            complete=listing.complete,
+        )
+    active: list[FileEntry] = [f for f in listing.files if is_active_path(f.path)]
+    matched = compiled.matcher.match([f.path for f in active])
+    sizes = {f.path: f.size for f in active}
+    source.prefetch(sorted({p for paths in matched.values() for p in paths}))
+    ctx = RepoContext(matched, sizes, source.read, meta, options.max_file_size)
+    facts = detect_facts(compiled.ruleset.rules, ctx)
+    return RepoResult(
+        source.name,
+        source.location,
+        meta,
+        RepoStatus.OK,
+        facts=facts,
+        problems=listing.problems + tuple(ctx.problems.values()),
+        complete=listing.complete,
+    )
+

@@ -1,0 +1,167 @@
+"""Small pure extractors over file text: active (uncommented) text, images, actions, env names.
+
+All of them keep line numbers exact: comments are blanked, never removed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from posixpath import basename
+
+_HASH_EXT = frozenset(
+    "yml yaml sh bash zsh py toml rb cfg conf ini env txt nomad star bzl tfvars properties "
+    "mk r pl ps1 nix".split()
+)
+_SLASH_EXT = frozenset(
+    "js mjs cjs jsx ts tsx go java kt kts groovy gradle cs fs rs scala swift c cc cpp h hpp "
+    "dart jenkinsfile json5 jsonnet libsonnet proto".split()
+)
+_BOTH_EXT = frozenset("tf tofu hcl php".split())
+_HASH_NAMES = frozenset(
+    "dockerfile containerfile procfile makefile gemfile capfile rakefile earthfile tiltfile "
+    "vagrantfile brewfile pipfile justfile .env".split()
+)
+_SLASH_NAMES = frozenset(("jenkinsfile",))
+
+_BLOCK_SLASH = re.compile(r"/\*.*?\*/", re.S)
+_BLOCK_XML = re.compile(r"<!--.*?-->", re.S)
+
+
+def comment_style(path: str) -> str:
+    """'#', '//', 'both', 'xml' or '' for a path, by name first, then extension."""
+    name = basename(path).lower()
+    stem = name.split(".", 1)[0]
+    ext = name.rsplit(".", 1)[-1] if "." in name else ""
+    if name in _SLASH_NAMES or stem in _SLASH_NAMES or ext in _SLASH_EXT:
+        return "//"
+    if ext in _BOTH_EXT:
+        return "both"
+    if name in _HASH_NAMES or stem in _HASH_NAMES or ext in _HASH_EXT or name.startswith(".env"):
+        return "#"
+    if ext in ("xml", "csproj", "fsproj", "props", "html", "htm", "vue", "svg"):
+        return "xml"
+    return ""
+
+
+def _blank(match: re.Match[str]) -> str:
+    return re.sub(r"[^\n]", " ", match.group(0))
+
+
+def active_text(path: str, text: str) -> str:
+    """The text with comment-only lines and block comments blanked (line numbers kept)."""
+    style = comment_style(path)
+    if not style:
+        return text
+    if style == "xml":
+        return _BLOCK_XML.sub(_blank, text)
+    if style in ("//", "both"):
+        text = _BLOCK_SLASH.sub(_blank, text)
+    prefixes: tuple[str, ...] = {"#": ("#",), "//": ("//",), "both": ("#", "//")}[style]
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(prefixes):
+            lines[i] = ""
+    return "\n".join(lines)
+
+
+def line_at(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    name: str  # registry/repository without tag or digest, lowercased
+    tag: str  # tag or digest, "" when none
+    line: int
+
+
+@dataclass(frozen=True)
+class ActionRef:
+    name: str  # owner/repo[/path], lowercased
+    ref: str  # the part after @, "" when none
+    line: int
+
+
+_DOCKER_FROM = re.compile(r"^[ \t]*FROM[ \t]+(?:--\S+[ \t]+)*(\S+)(?:[ \t]+AS[ \t]+(\S+))?", re.M | re.I)
+_YAML_IMAGE = re.compile(
+    r"""^[ \t]*(?:-[ \t]+)?(?:image|container|imageName|repository)[ \t]*:[ \t]*["']?([^\s"'#{}]+)""",
+    re.M,
+)
+_USES = re.compile(r"""^[ \t]*(?:-[ \t]+)?uses[ \t]*:[ \t]*["']?([^\s"'#]+)""", re.M)
+_ENV_NAME = re.compile(
+    r"""(?:^|[\s"'\-{,$])([A-Z][A-Z0-9]*_[A-Z0-9_]*)[ \t]*["']?[ \t]*[:=]"""
+    r"""|name:[ \t]*["']?([A-Z][A-Z0-9]*_[A-Z0-9_]*)""",
+    re.M,
+)
+
+
+def is_dockerfile(path: str) -> bool:
+    name = basename(path).lower()
+    return (
+        name.startswith(("dockerfile", "containerfile"))
+        or name.endswith((".dockerfile", ".containerfile"))
+    )
+
+
+def split_image(ref: str) -> tuple[str, str]:
+    """'ghcr.io/acme/api:1.2@sha256:..' -> ('ghcr.io/acme/api', '1.2@sha256:..')."""
+    name, at, digest = ref.partition("@")
+    last_slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = ""
+    if colon > last_slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    if at:
+        tag = f"{tag}@{digest}" if tag else digest
+    return name.lower(), tag
+
+
+def images(path: str, text: str) -> list[ImageRef]:
+    """Container images named by a Dockerfile's FROM or an `image:` key of YAML."""
+    out: list[ImageRef] = []
+    if is_dockerfile(path):
+        stages: set[str] = set()
+        for m in _DOCKER_FROM.finditer(text):
+            ref = m.group(1)
+            if m.group(2):
+                stages.add(m.group(2).lower())
+            if ref.lower() in stages or ref.lower() == "scratch" or "$" in ref:
+                continue
+            name, tag = split_image(ref)
+            out.append(ImageRef(name, tag, line_at(text, m.start(1))))
+        return out
+    for m in _YAML_IMAGE.finditer(text):
+        ref = m.group(1)
+        if "$" in ref or ref.startswith(("./", "/")) or ref.endswith(":"):
+            continue
+        name, tag = split_image(ref.removeprefix("docker://"))
+        if name:
+            out.append(ImageRef(name, tag, line_at(text, m.start(1))))
+    for m in _USES.finditer(text):
+        if m.group(1).startswith("docker://"):
+            name, tag = split_image(m.group(1).removeprefix("docker://"))
+            out.append(ImageRef(name, tag, line_at(text, m.start(1))))
+    return out
+
+
+def actions(text: str) -> list[ActionRef]:
+    """GitHub Actions `uses:` references (local `./` actions and docker:// images excluded)."""
+    out = []
+    for m in _USES.finditer(text):
+        ref = m.group(1)
+        if ref.startswith(("./", "docker://")):
+            continue
+        name, _, version = ref.partition("@")
+        out.append(ActionRef(name.lower(), version, line_at(text, m.start(1))))
+    return out
+
+
+def env_names(text: str) -> list[tuple[str, int]]:
+    """Upper-case variable names being set or declared (`NAME=`, `NAME:`, `- name: NAME`)."""
+    out = []
+    for m in _ENV_NAME.finditer(text):
+        name = m.group(1) or m.group(2)
+        start = m.start(1) if m.group(1) else m.start(2)
+        out.append((name, line_at(text, start)))
+    return out

@@ -1,0 +1,140 @@
+"""Records shared by every layer: what a collector offers and what detection produces.
+
+Everything here is a frozen dataclass or a Protocol; no I/O, no third-party imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+
+class RepoStatus(str, Enum):
+    """How far a repository's scan got."""
+
+    OK = "ok"
+    EMPTY = "empty"  # no commits or no files: nothing to detect, not an error
+    ERROR = "error"  # the repository could not be listed or read at all
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a fact was seen. `line` is 1-based; None when the whole file is the proof."""
+
+    path: str
+    line: int | None = None
+    signal: str = ""
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One detected value of one dimension, e.g. ci.system = github-actions."""
+
+    category: str
+    dimension: str
+    value: str
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A precise, recorded reason why part of a repository was not (fully) seen.
+
+    `path` is the file concerned, or "" when the problem concerns the whole repository.
+    """
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RepoMeta:
+    """What a collector knows about a repository besides its files."""
+
+    default_branch: str | None = None
+    head: str | None = None
+    archived: bool = False
+    fork: bool = False
+    topics: tuple[str, ...] = ()
+    pushed_at: str | None = None
+    visibility: str | None = None
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A path (POSIX, relative to the repository root) and its size in bytes when known."""
+
+    path: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A repository's file listing. `complete` is False when the collector saw only part."""
+
+    files: tuple[FileEntry, ...]
+    problems: tuple[Problem, ...] = ()
+    complete: bool = True
+
+
+class ReadError(Exception):
+    """A file could not be read; the message is the precise reason, safe to store."""
+
+
+class RepoSource(Protocol):
+    """A read-only view of one repository, wherever its files live."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def location(self) -> str: ...
+
+    def meta(self) -> RepoMeta: ...
+
+    def list_files(self) -> Listing: ...
+
+    def read(self, path: str) -> bytes:
+        """Return the file's bytes or raise ReadError. Never reads outside the repository."""
+        ...
+
+    def prefetch(self, paths: list[str]) -> None:
+        """Hint: these files will be read next (lets remote sources fetch them in one batch)."""
+        ...
+
+    def close(self) -> None:
+        """Release processes, connections or temporary folders."""
+        ...
+
+
+@dataclass(frozen=True)
+class RepoResult:
+    """Everything detection learned about one repository in one scan."""
+
+    name: str
+    location: str
+    meta: RepoMeta
+    status: RepoStatus
+    facts: tuple[Fact, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    error: str | None = None
+    reused: bool = False  # facts were taken from an earlier scan of the same head and ruleset
+    complete: bool = True
+
+    def values(self, dimension: str) -> tuple[str, ...]:
+        return tuple(sorted(f.value for f in self.facts if f.dimension == dimension))
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """A stored scan as reports see it."""
+
+    id: int
+    started_at: str
+    finished_at: str | None
+    status: str
+    ruleset_digest: str
+    sources: tuple[str, ...] = ()
+    repos: tuple[RepoResult, ...] = field(default=())

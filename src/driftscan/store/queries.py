@@ -1,0 +1,355 @@
+"""The store: open/upgrade a database, write scans as they happen, read them back.
+
+Any SQLAlchemy URL works; SQLite (WAL, busy timeout) is the embedded default and PostgreSQL
+(psycopg 3) is tested for real. Nothing here ever stores a token or a secret value: facts
+carry ids, paths, lines and signal descriptions only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from driftscan.models import (
+    Evidence,
+    Fact,
+    Problem,
+    RepoMeta,
+    RepoResult,
+    RepoStatus,
+    ScanSummary,
+)
+from driftscan.store.tables import (
+    EvidenceRow,
+    FactRow,
+    FactSetRow,
+    RepoRow,
+    RepoScanRow,
+    ScanRow,
+)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class StoreError(Exception):
+    """A database problem, described without credentials."""
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database URL>"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def factset_digest(facts: Sequence[Fact]) -> str:
+    canonical = sorted(
+        (f.category, f.dimension, f.value, [(e.path, e.line, e.signal) for e in f.evidence])
+        for f in facts
+    )
+    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class KnownHead:
+    """The last successful scan of a repository: enough to reuse its facts."""
+
+    head: str
+    factset_id: int | None
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            parsed = make_url(url)
+            kwargs: dict[str, Any] = {}
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                kwargs["connect_args"] = {"timeout": 30}
+            self.engine: Engine = create_engine(url, **kwargs)
+        except (ArgumentError, NoSuchModuleError, ImportError, OSError) as exc:
+            raise StoreError(f"cannot open database {safe_url(url)}: {exc}") from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return cfg
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    def current_revision(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
+
+    def upgrade(self) -> tuple[str | None, str | None]:
+        """Bring the schema to the newest revision; returns (before, after)."""
+        before = self.current_revision()
+        cfg = self._alembic_config()
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"migration failed on {safe_url(self.url)}: {_short(exc)}") from None
+        return before, self.current_revision()
+
+    def ensure_schema(self) -> None:
+        """Create the schema in a new database; refuse to touch an outdated one silently."""
+        current = self.current_revision()
+        head = self.head_revision()
+        if current == head:
+            return
+        if current is None:
+            self.upgrade()
+            return
+        raise StoreError(
+            f"database {safe_url(self.url)} has schema revision {current}, this driftscan needs "
+            f"{head}: back it up if you wish, then run `driftscan db upgrade`"
+        )
+
+    # -- writing a scan -------------------------------------------------------------------
+
+    def begin_scan(self, sources: Sequence[str], ruleset_digest: str, tool_version: str) -> int:
+        with Session(self.engine) as session, session.begin():
+            row = ScanRow(
+                started_at=_utcnow(),
+                finished_at=None,
+                status="running",
+                ruleset_digest=ruleset_digest,
+                tool_version=tool_version,
+                sources=list(sources),
+                repo_count=0,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def known_heads(self, ruleset_digest: str) -> dict[str, KnownHead]:
+        """location -> last successful, complete scan with this ruleset (for reuse)."""
+        stmt = (
+            select(RepoRow.location, RepoScanRow.head, RepoScanRow.factset_id, RepoScanRow.id)
+            .join(RepoScanRow, RepoScanRow.repo_id == RepoRow.id)
+            .where(
+                RepoScanRow.ruleset_digest == ruleset_digest,
+                RepoScanRow.status.in_(("ok", "empty")),
+                RepoScanRow.complete.is_(True),
+                RepoScanRow.head.is_not(None),
+            )
+            .order_by(RepoScanRow.id)
+        )
+        known: dict[str, KnownHead] = {}
+        with Session(self.engine) as session:
+            for location, head, factset_id, _id in session.execute(stmt):
+                known[location] = KnownHead(head, factset_id)
+        return known
+
+    def record(
+        self,
+        scan_id: int,
+        results: Iterable[RepoResult],
+        ruleset_digest: str,
+        reuse: dict[str, KnownHead] | None = None,
+    ) -> int:
+        """Write a batch of repository results in one transaction; returns how many."""
+        reuse = reuse or {}
+        count = 0
+        with Session(self.engine) as session, session.begin():
+            for result in results:
+                repo = self._repo(session, result)
+                factset_id: int | None
+                if result.reused and result.location in reuse:
+                    factset_id = reuse[result.location].factset_id
+                else:
+                    factset_id = self._factset(session, result.facts)
+                session.add(
+                    RepoScanRow(
+                        scan_id=scan_id,
+                        repo_id=repo.id,
+                        head=result.meta.head,
+                        default_branch=result.meta.default_branch,
+                        status=result.status.value,
+                        error=result.error,
+                        problems=[[p.path, p.reason] for p in result.problems],
+                        factset_id=factset_id,
+                        reused=result.reused,
+                        complete=result.complete,
+                        ruleset_digest=ruleset_digest,
+                    )
+                )
+                count += 1
+            scan = session.get(ScanRow, scan_id)
+            if scan is not None:
+                scan.repo_count += count
+        return count
+
+    def _repo(self, session: Session, result: RepoResult) -> RepoRow:
+        row = session.scalars(select(RepoRow).where(RepoRow.location == result.location)).first()
+        if row is None:
+            row = RepoRow(name=result.name, location=result.location, first_seen=_utcnow())
+            session.add(row)
+            session.flush()
+        elif row.name != result.name:
+            row.name = result.name
+        return row
+
+    def _factset(self, session: Session, facts: Sequence[Fact]) -> int | None:
+        if not facts:
+            return None
+        digest = factset_digest(facts)
+        existing = session.scalars(select(FactSetRow.id).where(FactSetRow.digest == digest)).first()
+        if existing is not None:
+            return existing
+        factset = FactSetRow(digest=digest, fact_count=len(facts))
+        session.add(factset)
+        session.flush()
+        for fact in facts:
+            row = FactRow(
+                factset_id=factset.id,
+                category=fact.category,
+                dimension=fact.dimension,
+                value=fact.value,
+            )
+            session.add(row)
+            session.flush()
+            session.add_all(
+                EvidenceRow(fact_id=row.id, path=e.path, line=e.line, signal=e.signal)
+                for e in fact.evidence
+            )
+        return factset.id
+
+    def finish_scan(self, scan_id: int, status: str) -> None:
+        with Session(self.engine) as session, session.begin():
+            scan = session.get(ScanRow, scan_id)
+            if scan is not None:
+                scan.status = status
+                scan.finished_at = _utcnow()
+
+    # -- reading --------------------------------------------------------------------------
+
+    def scans(self, limit: int = 50) -> list[ScanSummary]:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(ScanRow).order_by(ScanRow.id.desc()).limit(limit))
+            return [_summary(row) for row in rows]
+
+    def latest_scan_id(self) -> int | None:
+        with Session(self.engine) as session:
+            return session.scalars(select(ScanRow.id).order_by(ScanRow.id.desc()).limit(1)).first()
+
+    def load_scan(self, scan_id: int | None = None) -> ScanSummary:
+        """A scan with every repository result and its facts; the newest when id is None."""
+        try:
+            return self._load_scan(scan_id)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
+
+    def _load_scan(self, scan_id: int | None) -> ScanSummary:
+        wanted = scan_id if scan_id is not None else self.latest_scan_id()
+        if wanted is None:
+            raise StoreError("the database holds no scan yet: run `driftscan scan` first")
+        with Session(self.engine) as session:
+            scan = session.get(ScanRow, wanted)
+            if scan is None:
+                raise StoreError(f"no scan with id {wanted}")
+            rows = session.execute(
+                select(RepoScanRow, RepoRow)
+                .join(RepoRow, RepoRow.id == RepoScanRow.repo_id)
+                .where(RepoScanRow.scan_id == wanted)
+                .order_by(RepoRow.name, RepoRow.location)
+            ).all()
+            factsets = {rs.factset_id for rs, _ in rows if rs.factset_id is not None}
+            facts = _facts_by_set(session, factsets)
+            repos = tuple(
+                RepoResult(
+                    name=repo.name,
+                    location=repo.location,
+                    meta=RepoMeta(default_branch=rs.default_branch, head=rs.head),
+                    status=RepoStatus(rs.status),
+                    facts=facts.get(rs.factset_id, ()) if rs.factset_id is not None else (),
+                    problems=tuple(Problem(p[0], p[1]) for p in rs.problems or ()),
+                    error=rs.error,
+                    reused=rs.reused,
+                    complete=rs.complete,
+                )
+                for rs, repo in rows
+            )
+            return _summary(scan, repos)
+
+
+def _facts_by_set(session: Session, factset_ids: set[int]) -> dict[int, tuple[Fact, ...]]:
+    if not factset_ids:
+        return {}
+    ids = sorted(factset_ids)
+    fact_rows: list[FactRow] = []
+    evidence: dict[int, list[Evidence]] = {}
+    for start in range(0, len(ids), 500):  # stay below every backend's bound-parameter limit
+        chunk = ids[start : start + 500]
+        batch = list(session.scalars(select(FactRow).where(FactRow.factset_id.in_(chunk))))
+        fact_rows += batch
+        fact_ids = [f.id for f in batch]
+        for fstart in range(0, len(fact_ids), 500):
+            for ev in session.scalars(
+                select(EvidenceRow)
+                .where(EvidenceRow.fact_id.in_(fact_ids[fstart : fstart + 500]))
+                .order_by(EvidenceRow.id)
+            ):
+                evidence.setdefault(ev.fact_id, []).append(Evidence(ev.path, ev.line, ev.signal))
+    out: dict[int, list[Fact]] = {}
+    for row in fact_rows:
+        out.setdefault(row.factset_id, []).append(
+            Fact(row.category, row.dimension, row.value, tuple(evidence.get(row.id, ())))
+        )
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _summary(row: ScanRow, repos: tuple[RepoResult, ...] = ()) -> ScanSummary:
+    return ScanSummary(
+        id=row.id,
+        started_at=row.started_at.isoformat(timespec="seconds") + "Z",
+        finished_at=row.finished_at.isoformat(timespec="seconds") + "Z" if row.finished_at else None,
+        status=row.status,
+        ruleset_digest=row.ruleset_digest,
+        sources=tuple(row.sources or ()),
+        repos=repos,
+    )
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]

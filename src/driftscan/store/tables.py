@@ -1,0 +1,92 @@
+"""The schema, as SQLAlchemy 2 typed ORM classes. Alembic migrations own the real tables;
+tests check that the migrated schema and these classes agree.
+
+Facts are content-addressed: a `factset` is the set of facts of one repository state, shared
+by every `repo_scan` that saw the same content, so history grows with change, not scan count.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ScanRow(Base):
+    __tablename__ = "scan"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    # running -> complete | incomplete | failed. A crash leaves `running`, never `complete`.
+    status: Mapped[str] = mapped_column(String(16))
+    ruleset_digest: Mapped[str] = mapped_column(String(64))
+    tool_version: Mapped[str] = mapped_column(String(32))
+    sources: Mapped[list[str]] = mapped_column(JSON)
+    repo_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RepoRow(Base):
+    __tablename__ = "repo"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    location: Mapped[str] = mapped_column(String(1024), unique=True)
+    first_seen: Mapped[datetime]
+
+
+class FactSetRow(Base):
+    __tablename__ = "factset"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    fact_count: Mapped[int] = mapped_column(Integer)
+
+
+class FactRow(Base):
+    __tablename__ = "fact"
+    __table_args__ = (Index("ix_fact_factset", "factset_id"), Index("ix_fact_dimension", "dimension"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    factset_id: Mapped[int] = mapped_column(ForeignKey("factset.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(64))
+    dimension: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str] = mapped_column(String(128))
+
+
+class EvidenceRow(Base):
+    __tablename__ = "evidence"
+    __table_args__ = (Index("ix_evidence_fact", "fact_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fact_id: Mapped[int] = mapped_column(ForeignKey("fact.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)
+    line: Mapped[int | None] = mapped_column(Integer)
+    signal: Mapped[str] = mapped_column(String(512))
+
+
+class RepoScanRow(Base):
+    __tablename__ = "repo_scan"
+    __table_args__ = (
+        UniqueConstraint("scan_id", "repo_id", name="uq_repo_scan_scan_repo"),
+        Index("ix_repo_scan_repo_head", "repo_id", "head"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scan.id", ondelete="CASCADE"))
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repo.id", ondelete="CASCADE"))
+    head: Mapped[str | None] = mapped_column(String(64))
+    default_branch: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))  # ok | empty | error
+    error: Mapped[str | None] = mapped_column(Text)
+    problems: Mapped[list[Any]] = mapped_column(JSON)
+    factset_id: Mapped[int | None] = mapped_column(ForeignKey("factset.id"))
+    reused: Mapped[bool]
+    complete: Mapped[bool]
+    ruleset_digest: Mapped[str] = mapped_column(String(64))
