@@ -78,3 +78,17 @@ def divergence(rules: Sequence[Rule], repos: Sequence[RepoResult]) -> list[Diver
             )
         )
     return out
+
+
+CORE_CATEGORIES = ("ci", "deploy", "secrets", "monitoring")
+
+
+def values_by_category(
+    repo: RepoResult, categories: Sequence[str] = CORE_CATEGORIES
+) -> dict[str, tuple[str, ...]]:
+    """The values a repository has per category, for one-line-per-repo views."""
+    out: dict[str, set[str]] = {c: set() for c in categories}
+    for fact in repo.facts:
+        if fact.category in out:
+            out[fact.category].add(fact.value)
+    return {c: tuple(sorted(v)) for c, v in out.items()}

@@ -1,0 +1,109 @@
+"""What every command shares: the database option, the console, error handling, exit codes."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from platformdirs import user_data_path
+from rich.console import Console
+
+from driftscan.engine.rules import RuleError, Ruleset, load_ruleset
+from driftscan.store.queries import Store, StoreError
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the job ran but did not succeed (see each command)
+EXIT_USAGE = 2  # bad arguments, rule file, policy or database
+EXIT_INTERRUPTED = 130
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def default_db_url() -> str:
+    env = os.environ.get("DRIFTSCAN_DB")
+    if env:
+        return env
+    return f"sqlite:///{user_data_path('driftscan', appauthor=False) / 'driftscan.db'}"
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        default=None,
+        help="SQLAlchemy database URL (default: $DRIFTSCAN_DB, else a SQLite file in the user "
+        "data folder). PostgreSQL: postgresql+psycopg://user@host/db",
+    )(func)
+
+
+def rules_option(func: F) -> F:
+    return click.option(
+        "--rules",
+        "rules_dirs",
+        multiple=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Add a folder of rule files (repeatable). See docs/rules-format.md.",
+    )(func)
+
+
+def stdout_console() -> Console:
+    # rich honours NO_COLOR and TERM=dumb itself; width falls back to 100 when not a terminal.
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 100)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, width=None if sys.stderr.isatty() else 100)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    stderr_console().print(f"[bold red]error:[/bold red] {message}", highlight=False, markup=True)
+    raise SystemExit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn the expected failures into one clear line and a documented exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RuleError as exc:
+            fail(f"invalid rule file: {exc}")
+        except StoreError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            stderr_console().print("interrupted", style="yellow")
+            raise SystemExit(EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_store(db_url: str | None, create: bool = True) -> Store:
+    store = Store(db_url or default_db_url())
+    if create:
+        store.ensure_schema()
+    return store
+
+
+def get_ruleset(rules_dirs: Sequence[Path]) -> Ruleset:
+    return load_ruleset(list(rules_dirs))
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.I)
+
+
+def parse_size(text: str) -> int:
+    """'1MiB', '512k', '2000000' -> bytes."""
+    m = _SIZE.match(text)
+    if not m:
+        raise click.BadParameter(f"{text!r} is not a size like 1MiB, 512k or 200000")
+    number = float(m.group(1))
+    unit = (m.group(2) or "b").lower()[0]
+    return int(number * {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit])

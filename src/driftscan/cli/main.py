@@ -1,0 +1,38 @@
+"""The `driftscan` command."""
+
+from __future__ import annotations
+
+import click
+
+from driftscan import __version__
+from driftscan.cli.db import db_group
+from driftscan.cli.report import report
+from driftscan.cli.rules import rules_group
+from driftscan.cli.scan import scan
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="driftscan")
+def main() -> None:
+    """Find where your organisation's repositories diverge - CI, deployment, secrets,
+    monitoring - and where teams solve the same infrastructure problem again and again.
+
+    \b
+    Quick start:
+      driftscan scan ~/src/acme          # scan a folder of git checkouts, store, report
+      driftscan report --format json     # the newest scan, for machines
+      driftscan rules list               # what is detected
+
+    \b
+    Exit codes:
+      0  success
+      1  the job ran but failed its goal (scan --strict with unscannable repos; rules test failures)
+      2  usage or configuration error (arguments, rule file, database)
+      130 interrupted (a scan keeps what it stored, marked incomplete)
+    """
+
+
+main.add_command(scan)
+main.add_command(report)
+main.add_command(rules_group)
+main.add_command(db_group)
