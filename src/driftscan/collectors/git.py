@@ -320,6 +320,11 @@ class ClonedSource(GitSource):
         self._ensure_clone()
         return super().list_files()
 
+    def read(self, path: str) -> bytes:
+        if self._oids.get(path) in self._missing:  # reading it would make git download it
+            raise ReadError(f"larger than the {self.max_file_size}-byte cap; not downloaded")
+        return super().read(path)
+
     def close(self) -> None:
         super().close()
         shutil.rmtree(self.tmp, ignore_errors=True)

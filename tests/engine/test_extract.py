@@ -1,0 +1,64 @@
+"""Extractors: comments blanked with lines kept; images, actions and env names found."""
+
+from __future__ import annotations
+
+from driftscan.engine import extract
+from driftscan.engine.paths import PathMatcher, is_active_path
+
+
+def test_active_text_blanks_comments_per_file_type() -> None:
+    yml = "a: 1\n  # - uses: DataDog/x@v1\nb: 2\n"
+    assert extract.active_text("ci.yml", yml).splitlines() == ["a: 1", "", "b: 2"]
+    groovy = "pipeline {\n  // sh 'deploy'\n  /* stage('x') {\n  } */\n}\n"
+    assert "deploy" not in extract.active_text("Jenkinsfile", groovy)
+    assert extract.active_text("Jenkinsfile", groovy).count("\n") == groovy.count("\n")
+    assert "x" not in extract.active_text("main.tf", '# provider "x"\n// y\n')
+    assert extract.active_text("README.unknown", "# title\n") == "# title\n"
+
+
+def test_images_from_dockerfile_skip_stages_scratch_and_variables() -> None:
+    text = "FROM --platform=$BUILDPLATFORM python:3.12-slim AS build\nFROM build AS test\nFROM ${BASE}\nFROM scratch\nFROM gcr.io/distroless/python3@sha256:abc\n"
+    refs = extract.images("Dockerfile.prod", text)
+    assert [(r.name, r.tag, r.line) for r in refs] == [
+        ("python", "3.12-slim", 1),
+        ("gcr.io/distroless/python3", "sha256:abc", 5),
+    ]
+
+
+def test_images_from_yaml_and_registry_ports() -> None:
+    text = "services:\n  agent:\n    image: 'gcr.io/datadoghq/agent:7'\n  db:\n    image: localhost:5000/pg\n  x:\n    image: ${IMG}\n"
+    refs = extract.images("docker-compose.yml", text)
+    assert [(r.name, r.tag) for r in refs] == [("gcr.io/datadoghq/agent", "7"), ("localhost:5000/pg", "")]
+
+
+def test_actions() -> None:
+    text = "steps:\n  - uses: actions/checkout@v4\n  - uses: ./.github/actions/local\n  - uses: docker://alpine:3\n  - uses: 'HashiCorp/vault-action@8a2f0e1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f'\n"
+    refs = extract.actions(text)
+    assert [(r.name, r.ref, r.line) for r in refs] == [
+        ("actions/checkout", "v4", 2),
+        ("hashicorp/vault-action", "8a2f0e1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f", 5),
+    ]
+
+
+def test_env_names() -> None:
+    text = "env:\n  DD_SERVICE: api\n  - name: OTEL_EXPORTER_OTLP_ENDPOINT\nENV SENTRY_DSN=x\nlower_case: 1\n"
+    assert [n for n, _ in extract.env_names(text)] == ["DD_SERVICE", "OTEL_EXPORTER_OTLP_ENDPOINT", "SENTRY_DSN"]
+
+
+def test_inactive_paths() -> None:
+    assert is_active_path("services/api/Dockerfile")
+    assert is_active_path("fixtures/data.json")
+    for path in ("examples/a/.travis.yml", "vendor/x/Jenkinsfile", "test/fixtures/k8s.yaml",
+                 "pkg/testdata/ci.yml", "web/node_modules/x/package.json", "third_party/y/Dockerfile"):
+        assert not is_active_path(path), path
+
+
+def test_path_matcher_reports_every_glob_per_path() -> None:
+    matcher = PathMatcher.build(["**/Jenkinsfile", "Jenkinsfile", ".github/workflows/*.{yml,yaml}", "**/*.yaml"])
+    found = matcher.match(["Jenkinsfile", "ci/Jenkinsfile", ".github/workflows/a.yaml", "README.md", "xJenkinsfile"])
+    assert found == {
+        "**/Jenkinsfile": ("Jenkinsfile", "ci/Jenkinsfile"),
+        "Jenkinsfile": ("Jenkinsfile",),
+        ".github/workflows/*.{yml,yaml}": (".github/workflows/a.yaml",),
+        "**/*.yaml": (".github/workflows/a.yaml",),
+    }

@@ -1,0 +1,115 @@
+"""The store on SQLite and PostgreSQL: migrations, round trips, content-addressed facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select, text
+
+from driftscan.models import Evidence, Fact, Problem, RepoMeta, RepoResult, RepoStatus
+from driftscan.store.queries import Store, StoreError, safe_url
+from driftscan.store.tables import Base, FactRow, FactSetRow, RepoScanRow
+
+
+def result(name: str, head: str | None, *values: str, status: RepoStatus = RepoStatus.OK) -> RepoResult:
+    facts = tuple(
+        Fact("ci", "ci.system", v, (Evidence(".github/workflows/ci.yml", 3, "yaml keys=jobs"),))
+        for v in values
+    )
+    return RepoResult(
+        name,
+        f"/org/{name}",
+        RepoMeta(default_branch="main", head=head),
+        status,
+        facts=facts,
+        problems=(Problem("big.yml", "skipped: 2000000 bytes exceeds the 1048576-byte cap"),),
+        error="boom" if status is RepoStatus.ERROR else None,
+    )
+
+
+@pytest.fixture
+def store(db_url: str) -> Store:
+    s = Store(db_url)
+    s.ensure_schema()
+    yield s
+    s.engine.dispose()
+
+
+def test_migrated_schema_matches_the_orm(store: Store) -> None:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    assert store.current_revision() == store.head_revision()
+
+
+def test_scan_round_trip(store: Store) -> None:
+    scan_id = store.begin_scan(["/org"], "digest1", "0.1.0")
+    store.record(
+        scan_id,
+        [result("api", "a" * 40, "github-actions", "jenkins"), result("bad", None, status=RepoStatus.ERROR)],
+        "digest1",
+    )
+    store.finish_scan(scan_id, "complete")
+    scan = store.load_scan()
+    assert (scan.id, scan.status, scan.sources) == (scan_id, "complete", ("/org",))
+    api, bad = scan.repos
+    assert api.values("ci.system") == ("github-actions", "jenkins")
+    assert api.facts[0].evidence == (Evidence(".github/workflows/ci.yml", 3, "yaml keys=jobs"),)
+    assert api.problems[0].path == "big.yml"
+    assert (bad.status, bad.error, bad.facts) == (RepoStatus.ERROR, "boom", ())
+
+
+def test_identical_fact_sets_are_stored_once(store: Store) -> None:
+    for _ in range(3):
+        scan_id = store.begin_scan(["/org"], "d", "0.1.0")
+        store.record(scan_id, [result("a", "1" * 40, "github-actions"), result("b", "2" * 40, "github-actions")], "d")
+        store.finish_scan(scan_id, "complete")
+    with store.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(FactSetRow)) == 1
+        assert conn.scalar(select(func.count()).select_from(FactRow)) == 1
+        assert conn.scalar(select(func.count()).select_from(RepoScanRow)) == 6
+    assert len(store.scans()) == 3
+
+
+def test_known_heads_enable_reuse(store: Store) -> None:
+    first = store.begin_scan(["/org"], "d", "0.1.0")
+    store.record(first, [result("a", "1" * 40, "travis")], "d")
+    known = store.known_heads("d")
+    assert known["/org/a"].head == "1" * 40
+    assert store.known_heads("other-ruleset") == {}
+    second = store.begin_scan(["/org"], "d", "0.1.0")
+    reused = RepoResult("a", "/org/a", RepoMeta(head="1" * 40), RepoStatus.OK, reused=True)
+    store.record(second, [reused], "d", known)
+    assert store.load_scan(second).repos[0].values("ci.system") == ("travis",)
+    assert store.load_scan(second).repos[0].reused
+
+
+def test_outdated_schema_is_refused_until_upgraded(store: Store) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(StoreError, match="driftscan db upgrade"):
+        Store(store.url).ensure_schema()
+
+
+def test_empty_database_has_no_scan(store: Store) -> None:
+    with pytest.raises(StoreError, match="no scan yet"):
+        store.load_scan()
+    with pytest.raises(StoreError, match="no scan with id 42"):
+        store.load_scan(42)
+
+
+def test_corrupt_sqlite_file_gives_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot read database .*broken.db"):
+        Store(f"sqlite:///{path}").ensure_schema()
+
+
+def test_urls_never_show_passwords() -> None:
+    assert safe_url("postgresql+psycopg://ci:hunter2@db/x") == "postgresql+psycopg://ci:***@db/x"
+    with pytest.raises(StoreError) as info:
+        Store("nosuchdialect://u:hunter2@h/d")
+    assert "hunter2" not in str(info.value)
