@@ -5,7 +5,6 @@ Everything here is a frozen dataclass or a Protocol; no I/O, no third-party impo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol

@@ -112,7 +112,9 @@ def run_case(compiled: CompiledRuleset, case: Case) -> CaseResult:
         for ev in fact.evidence:
             seen.add((fact.value, ev.path))
             seen.add((fact.value, f"{ev.path}:{ev.line}"))
-    missing = tuple(f"{value} {where}" for value, where in case.evidence if (value, where) not in seen)
+    missing = tuple(
+        f"{value} {where}" for value, where in case.evidence if (value, where) not in seen
+    )
     return CaseResult(case, got, missing)
 
 

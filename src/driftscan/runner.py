@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
+from pathlib import Path
 
 from driftscan import __version__
 from driftscan.collectors.base import SourceSpec, discover, open_source
@@ -69,7 +70,9 @@ def scan_one(
                 return RepoResult(source.name, source.location, meta, RepoStatus.OK, reused=True)
         return detect_repo(compiled, source, DetectOptions(options.max_file_size))
     except ReadError as exc:
-        return RepoResult(source.name, source.location, RepoMeta(), RepoStatus.ERROR, error=str(exc))
+        return RepoResult(
+            source.name, source.location, RepoMeta(), RepoStatus.ERROR, error=str(exc)
+        )
     except Exception as exc:  # a bug must cost one repository, not the scan
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return RepoResult(
@@ -77,7 +80,7 @@ def scan_one(
             source.location,
             RepoMeta(),
             RepoStatus.ERROR,
-            error=f"internal error {type(exc).__name__} at {os.path.basename(where.filename)}:"
+            error=f"internal error {type(exc).__name__} at {Path(where.filename).name}:"
             f"{where.lineno}: {exc}",
         )
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -42,7 +41,9 @@ def test_reads_the_head_commit_not_the_work_tree(tmp_path: Path, compiled: Compi
     assert result.meta.default_branch == "main"
 
 
-def test_a_hostile_git_config_never_runs_a_command(tmp_path: Path, compiled: CompiledRuleset) -> None:
+def test_a_hostile_git_config_never_runs_a_command(
+    tmp_path: Path, compiled: CompiledRuleset
+) -> None:
     repo = service(tmp_path)
     marker = tmp_path / "pwned"
     (repo / ".gitattributes").write_text("* filter=evil\n")
@@ -52,7 +53,7 @@ def test_a_hostile_git_config_never_runs_a_command(tmp_path: Path, compiled: Com
     config.write_text(
         config.read_text()
         + f"[core]\n\tfsmonitor = touch {marker}-fsmonitor\n\tpager = touch {marker}-pager\n"
-        f"[filter \"evil\"]\n\tclean = touch {marker}-clean\n\tsmudge = touch {marker}-smudge\n"
+        f'[filter "evil"]\n\tclean = touch {marker}-clean\n\tsmudge = touch {marker}-smudge\n'
         f"\tprocess = touch {marker}-process\n[diff]\n\texternal = touch {marker}-diff\n"
         f"[core]\n\tsshCommand = touch {marker}-ssh\n"
     )
@@ -81,9 +82,11 @@ def test_empty_repository_is_empty(tmp_path: Path, compiled: CompiledRuleset) ->
     assert result.meta.head is None
 
 
-def test_symlinks_and_submodules_are_recorded_not_followed(tmp_path: Path, compiled: CompiledRuleset) -> None:
+def test_symlinks_and_submodules_are_recorded_not_followed(
+    tmp_path: Path, compiled: CompiledRuleset
+) -> None:
     repo = service(tmp_path)
-    os.symlink("/etc/passwd", repo / "Jenkinsfile")
+    (repo / "Jenkinsfile").symlink_to("/etc/passwd")
     git(repo, "add", "Jenkinsfile")
     sha = git(repo, "rev-parse", "HEAD")
     git(repo, "update-index", "--add", "--cacheinfo", f"160000,{sha},libs/shared")

@@ -57,7 +57,9 @@ def test_fifo_is_never_opened(repo: Path) -> None:
         source.read(".travis.yml")  # O_NONBLOCK: returns at once instead of hanging
 
 
-def test_oversized_binary_and_non_utf8_files_are_recorded(repo: Path, compiled: CompiledRuleset) -> None:
+def test_oversized_binary_and_non_utf8_files_are_recorded(
+    repo: Path, compiled: CompiledRuleset
+) -> None:
     wf = repo / ".github" / "workflows"
     (wf / "big.yml").write_text("jobs:\n" + "# pad\n" * 400)
     (wf / "bin.yml").write_bytes(b"jobs:\x00\x01")
@@ -68,7 +70,10 @@ def test_oversized_binary_and_non_utf8_files_are_recorded(repo: Path, compiled: 
     assert "binary" in reasons[".github/workflows/bin.yml"]
     assert "not valid UTF-8 at byte 9" in reasons[".github/workflows/latin.yml"]
     ci = [f for f in result.facts if f.dimension == "ci.system"]
-    assert {e.path for f in ci for e in f.evidence} >= {".github/workflows/ci.yml", ".github/workflows/latin.yml"}
+    assert {e.path for f in ci for e in f.evidence} >= {
+        ".github/workflows/ci.yml",
+        ".github/workflows/latin.yml",
+    }
 
 
 def test_missing_folder_is_an_error_result(tmp_path: Path, compiled: CompiledRuleset) -> None:

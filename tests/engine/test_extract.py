@@ -28,7 +28,10 @@ def test_images_from_dockerfile_skip_stages_scratch_and_variables() -> None:
 def test_images_from_yaml_and_registry_ports() -> None:
     text = "services:\n  agent:\n    image: 'gcr.io/datadoghq/agent:7'\n  db:\n    image: localhost:5000/pg\n  x:\n    image: ${IMG}\n"
     refs = extract.images("docker-compose.yml", text)
-    assert [(r.name, r.tag) for r in refs] == [("gcr.io/datadoghq/agent", "7"), ("localhost:5000/pg", "")]
+    assert [(r.name, r.tag) for r in refs] == [
+        ("gcr.io/datadoghq/agent", "7"),
+        ("localhost:5000/pg", ""),
+    ]
 
 
 def test_actions() -> None:
@@ -42,20 +45,34 @@ def test_actions() -> None:
 
 def test_env_names() -> None:
     text = "env:\n  DD_SERVICE: api\n  - name: OTEL_EXPORTER_OTLP_ENDPOINT\nENV SENTRY_DSN=x\nlower_case: 1\n"
-    assert [n for n, _ in extract.env_names(text)] == ["DD_SERVICE", "OTEL_EXPORTER_OTLP_ENDPOINT", "SENTRY_DSN"]
+    assert [n for n, _ in extract.env_names(text)] == [
+        "DD_SERVICE",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "SENTRY_DSN",
+    ]
 
 
 def test_inactive_paths() -> None:
     assert is_active_path("services/api/Dockerfile")
     assert is_active_path("fixtures/data.json")
-    for path in ("examples/a/.travis.yml", "vendor/x/Jenkinsfile", "test/fixtures/k8s.yaml",
-                 "pkg/testdata/ci.yml", "web/node_modules/x/package.json", "third_party/y/Dockerfile"):
+    for path in (
+        "examples/a/.travis.yml",
+        "vendor/x/Jenkinsfile",
+        "test/fixtures/k8s.yaml",
+        "pkg/testdata/ci.yml",
+        "web/node_modules/x/package.json",
+        "third_party/y/Dockerfile",
+    ):
         assert not is_active_path(path), path
 
 
 def test_path_matcher_reports_every_glob_per_path() -> None:
-    matcher = PathMatcher.build(["**/Jenkinsfile", "Jenkinsfile", ".github/workflows/*.{yml,yaml}", "**/*.yaml"])
-    found = matcher.match(["Jenkinsfile", "ci/Jenkinsfile", ".github/workflows/a.yaml", "README.md", "xJenkinsfile"])
+    matcher = PathMatcher.build(
+        ["**/Jenkinsfile", "Jenkinsfile", ".github/workflows/*.{yml,yaml}", "**/*.yaml"]
+    )
+    found = matcher.match(
+        ["Jenkinsfile", "ci/Jenkinsfile", ".github/workflows/a.yaml", "README.md", "xJenkinsfile"]
+    )
     assert found == {
         "**/Jenkinsfile": ("Jenkinsfile", "ci/Jenkinsfile"),
         "Jenkinsfile": ("Jenkinsfile",),

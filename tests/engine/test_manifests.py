@@ -33,7 +33,12 @@ sentry-sdk = "^2"
 newrelic = "*"
 """
     assert names(m.parse_pyproject(text)) == [
-        "ddtrace", "hvac", "newrelic", "opentelemetry-sdk", "pytest", "sentry-sdk"
+        "ddtrace",
+        "hvac",
+        "newrelic",
+        "opentelemetry-sdk",
+        "pytest",
+        "sentry-sdk",
     ]
 
 
@@ -69,9 +74,9 @@ def test_go_mod() -> None:
 
 
 def test_gemfile_and_gemspec() -> None:
-    assert names(m.parse_gemfile("source 'x'\ngem 'sentry-ruby', '~> 5'\n  gem \"newrelic_rpm\"\n")) == [
-        "newrelic_rpm", "sentry-ruby"
-    ]
+    assert names(
+        m.parse_gemfile("source 'x'\ngem 'sentry-ruby', '~> 5'\n  gem \"newrelic_rpm\"\n")
+    ) == ["newrelic_rpm", "sentry-ruby"]
     assert names(m.parse_gemfile("s.add_runtime_dependency 'ddtrace', '>= 1'\n")) == ["ddtrace"]
 
 
@@ -91,7 +96,7 @@ def test_pom_ignores_comments_and_keeps_lines() -> None:
 
 
 def test_gradle_groovy_and_kotlin() -> None:
-    text = "dependencies {\n  implementation 'io.micrometer:micrometer-registry-prometheus:1.12.0'\n  testImplementation(\"io.opentelemetry:opentelemetry-api:1.3\")\n  implementation(platform(\"io.sentry:sentry-bom:7.0.0\"))\n}\n"
+    text = 'dependencies {\n  implementation \'io.micrometer:micrometer-registry-prometheus:1.12.0\'\n  testImplementation("io.opentelemetry:opentelemetry-api:1.3")\n  implementation(platform("io.sentry:sentry-bom:7.0.0"))\n}\n'
     assert names(m.parse_gradle(text)) == [
         "io.micrometer:micrometer-registry-prometheus",
         "io.opentelemetry:opentelemetry-api",
@@ -102,10 +107,26 @@ def test_gradle_groovy_and_kotlin() -> None:
 @pytest.mark.parametrize(
     ("parser", "text", "expected"),
     [
-        (m.parse_cargo, '[dependencies]\nsentry = "0.32"\n[target.x.dependencies]\nopentelemetry = "0.2"\n', ["opentelemetry", "sentry"]),
-        (m.parse_composer, '{"require": {"php": ">=8", "sentry/sentry-laravel": "^4"}}', ["sentry/sentry-laravel"]),
-        (m.parse_csproj, '<ItemGroup><PackageReference Include="Sentry.AspNetCore" Version="4" /></ItemGroup>', ["sentry.aspnetcore"]),
-        (m.parse_pipfile, '[packages]\nhvac = "*"\n[dev-packages]\npytest = "*"\n', ["hvac", "pytest"]),
+        (
+            m.parse_cargo,
+            '[dependencies]\nsentry = "0.32"\n[target.x.dependencies]\nopentelemetry = "0.2"\n',
+            ["opentelemetry", "sentry"],
+        ),
+        (
+            m.parse_composer,
+            '{"require": {"php": ">=8", "sentry/sentry-laravel": "^4"}}',
+            ["sentry/sentry-laravel"],
+        ),
+        (
+            m.parse_csproj,
+            '<ItemGroup><PackageReference Include="Sentry.AspNetCore" Version="4" /></ItemGroup>',
+            ["sentry.aspnetcore"],
+        ),
+        (
+            m.parse_pipfile,
+            '[packages]\nhvac = "*"\n[dev-packages]\npytest = "*"\n',
+            ["hvac", "pytest"],
+        ),
     ],
 )
 def test_other_ecosystems(parser, text: str, expected: list[str]) -> None:

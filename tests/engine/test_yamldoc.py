@@ -85,9 +85,7 @@ def test_random_bytes_never_crash(data: bytes) -> None:
     parse_documents(data.decode("utf-8", errors="replace"))
 
 
-YAMLISH = st.text(
-    alphabet=st.sampled_from(list("abk:-{}[]|>&*!%@#'\"\n \t.,?{{}}")), max_size=400
-)
+YAMLISH = st.text(alphabet=st.sampled_from(list("abk:-{}[]|>&*!%@#'\"\n \t.,?{{}}")), max_size=400)
 
 
 @settings(max_examples=300, deadline=None)

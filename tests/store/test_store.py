@@ -14,7 +14,9 @@ from driftscan.store.queries import Store, StoreError, safe_url
 from driftscan.store.tables import Base, FactRow, FactSetRow, RepoScanRow
 
 
-def result(name: str, head: str | None, *values: str, status: RepoStatus = RepoStatus.OK) -> RepoResult:
+def result(
+    name: str, head: str | None, *values: str, status: RepoStatus = RepoStatus.OK
+) -> RepoResult:
     facts = tuple(
         Fact("ci", "ci.system", v, (Evidence(".github/workflows/ci.yml", 3, "yaml keys=jobs"),))
         for v in values
@@ -49,7 +51,10 @@ def test_scan_round_trip(store: Store) -> None:
     scan_id = store.begin_scan(["/org"], "digest1", "0.1.0")
     store.record(
         scan_id,
-        [result("api", "a" * 40, "github-actions", "jenkins"), result("bad", None, status=RepoStatus.ERROR)],
+        [
+            result("api", "a" * 40, "github-actions", "jenkins"),
+            result("bad", None, status=RepoStatus.ERROR),
+        ],
         "digest1",
     )
     store.finish_scan(scan_id, "complete")
@@ -65,7 +70,11 @@ def test_scan_round_trip(store: Store) -> None:
 def test_identical_fact_sets_are_stored_once(store: Store) -> None:
     for _ in range(3):
         scan_id = store.begin_scan(["/org"], "d", "0.1.0")
-        store.record(scan_id, [result("a", "1" * 40, "github-actions"), result("b", "2" * 40, "github-actions")], "d")
+        store.record(
+            scan_id,
+            [result("a", "1" * 40, "github-actions"), result("b", "2" * 40, "github-actions")],
+            "d",
+        )
         store.finish_scan(scan_id, "complete")
     with store.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(FactSetRow)) == 1
@@ -104,7 +113,7 @@ def test_empty_database_has_no_scan(store: Store) -> None:
 def test_corrupt_sqlite_file_gives_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "broken.db"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="cannot read database .*broken.db"):
+    with pytest.raises(StoreError, match=r"cannot read database .*broken\.db"):
         Store(f"sqlite:///{path}").ensure_schema()
 
 

@@ -63,7 +63,9 @@ def stderr_console() -> Console:
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
-    stderr_console().print(f"[bold red]error:[/bold red] {message}", highlight=False, markup=True)
+    err = stderr_console()
+    err.print("error:", style="bold red", end=" ")
+    err.print(message, highlight=False, markup=False, soft_wrap=True)
     raise SystemExit(code)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from driftscan.cli.common import db_option, handle_errors, open_store, stdout_console
+from driftscan.cli.common import db_option, handle_errors, open_store
 from driftscan.store.queries import safe_url
 
 
@@ -20,11 +20,10 @@ def upgrade(db_url: str | None) -> None:
     """Create the schema or migrate it to this version (history is kept)."""
     store = open_store(db_url, create=False)
     before, after = store.upgrade()
-    console = stdout_console()
     if before == after:
-        console.print(f"{safe_url(store.url)}: schema already at revision {after}")
+        click.echo(f"{safe_url(store.url)}: schema already at revision {after}")
     else:
-        console.print(f"{safe_url(store.url)}: schema {before or '(empty)'} -> {after}")
+        click.echo(f"{safe_url(store.url)}: schema {before or '(empty)'} -> {after}")
 
 
 @db_group.command("status")
@@ -33,13 +32,12 @@ def upgrade(db_url: str | None) -> None:
 def status(db_url: str | None) -> None:
     """Show the database URL (password hidden), schema revision and stored scans."""
     store = open_store(db_url, create=False)
-    console = stdout_console()
     current, head = store.current_revision(), store.head_revision()
-    console.print(f"database: {safe_url(store.url)}")
+    click.echo(f"database: {safe_url(store.url)}")
     state = "up to date" if current == head else "needs `driftscan db upgrade`"
-    console.print(f"schema:   {current or '(empty)'} (newest {head}; {state})")
+    click.echo(f"schema:   {current or '(empty)'} (newest {head}; {state})")
     if current == head:
         scans = store.scans(limit=5)
-        console.print(f"scans:    {len(scans)} most recent shown")
+        click.echo(f"scans:    {len(scans)} most recent shown")
         for scan in scans:
-            console.print(f"  #{scan.id} {scan.started_at} {scan.status}")
+            click.echo(f"  #{scan.id} {scan.started_at} {scan.status}")

@@ -24,11 +24,16 @@ def emit(scan: ScanSummary, ruleset: Ruleset, fmt: str, output: Path | None) -> 
             console_report.render(stdout_console(), scan, divergences)
         else:
             with output.open("w", encoding="utf-8") as handle:
-                console_report.render(Console(file=handle, width=120, no_color=True), scan, divergences)
+                console_report.render(
+                    Console(file=handle, width=120, no_color=True), scan, divergences
+                )
         return
-    text = json_report.render(scan, divergences) if fmt == "json" else markdown.render(scan, divergences)
+    text = (
+        json_report.render(scan, divergences)
+        if fmt == "json"
+        else markdown.render(scan, divergences)
+    )
     if output is None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-

@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from driftscan.cli.common import EXIT_FAILED, fail, get_ruleset, handle_errors, rules_option, stdout_console
+from driftscan.cli.common import (
+    EXIT_FAILED,
+    fail,
+    get_ruleset,
+    handle_errors,
+    rules_option,
+    stdout_console,
+)
 from driftscan.engine.detect import CompiledRuleset
 from driftscan.engine.rules import AllOf, AnyOf, Condition, Not, walk_signals
 from driftscan.ruletest import FixtureError, coverage_problems, load_cases, run_case
@@ -27,14 +34,28 @@ def list_rules(rules_dirs: tuple[Path, ...], fmt: str) -> None:
     """List every loaded rule (shipped and --rules folders)."""
     ruleset = get_ruleset(rules_dirs)
     if fmt == "json":
-        click.echo(json.dumps([
-            {"id": r.id, "category": r.category, "dimension": r.dimension, "title": r.title,
-             "lifecycle": r.lifecycle, "aliases": list(r.aliases), "values": list(r.values),
-             "source": r.source}
-            for r in ruleset.rules
-        ], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "category": r.category,
+                        "dimension": r.dimension,
+                        "title": r.title,
+                        "lifecycle": r.lifecycle,
+                        "aliases": list(r.aliases),
+                        "values": list(r.values),
+                        "source": r.source,
+                    }
+                    for r in ruleset.rules
+                ],
+                indent=2,
+            )
+        )
         return
-    table = Table(title=f"{len(ruleset.rules)} rules · ruleset {ruleset.digest[:8]}", title_justify="left")
+    table = Table(
+        title=f"{len(ruleset.rules)} rules · ruleset {ruleset.digest[:8]}", title_justify="left"
+    )
     for column in ("id", "dimension", "lifecycle", "values"):
         table.add_column(column, overflow="fold")
     for rule in ruleset.rules:
@@ -46,9 +67,11 @@ def describe(condition: Condition, depth: int = 0) -> list[str]:
     pad = "  " * depth
     if isinstance(condition, (AnyOf, AllOf)):
         word = "any of" if isinstance(condition, AnyOf) else "all of"
-        return [f"{pad}{word}:"] + [line for c in condition.children for line in describe(c, depth + 1)]
+        return [f"{pad}{word}:"] + [
+            line for c in condition.children for line in describe(c, depth + 1)
+        ]
     if isinstance(condition, Not):
-        return [f"{pad}not:"] + describe(condition.child, depth + 1)
+        return [f"{pad}not:", *describe(condition.child, depth + 1)]
     return [f"{pad}{next(iter(walk_signals(condition))).describe()}"]
 
 
@@ -64,8 +87,10 @@ def explain(rule_id: str, rules_dirs: tuple[Path, ...]) -> None:
         return
     console = stdout_console()
     console.print(f"[bold]{rule.id}[/bold] — {rule.title}", highlight=False)
-    console.print(f"dimension {rule.dimension} · category {rule.category} · {rule.lifecycle} · {rule.source}",
-                  highlight=False)
+    console.print(
+        f"dimension {rule.dimension} · category {rule.category} · {rule.lifecycle} · {rule.source}",
+        highlight=False,
+    )
     if rule.description:
         console.print(rule.description.strip(), highlight=False)
     for value, condition in rule.detect:
@@ -77,9 +102,8 @@ def explain(rule_id: str, rules_dirs: tuple[Path, ...]) -> None:
 @rules_group.command("test")
 @click.argument("fixtures", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @rules_option
-@click.option("--no-builtin-coverage", is_flag=True, hidden=True)
 @handle_errors
-def test_rules(fixtures: Path, rules_dirs: tuple[Path, ...], no_builtin_coverage: bool) -> None:
+def test_rules(fixtures: Path, rules_dirs: tuple[Path, ...]) -> None:
     """Run fixture cases (FIXTURES/<rule-id>/<case>/ + expected.yaml) against the rules.
 
     Exit 0 when every case passes and every value of the tested rules has a positive and a
@@ -102,6 +126,8 @@ def test_rules(fixtures: Path, rules_dirs: tuple[Path, ...], no_builtin_coverage
     gaps = coverage_problems(subset, cases, fixtures)
     for gap in gaps:
         console.print(f"coverage: {gap}", highlight=False, markup=False)
-    console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed ({len(tested)} rules)")
+    console.print(
+        f"{len(results) - len(failed)} passed, {len(failed)} failed ({len(tested)} rules)"
+    )
     if failed or gaps:
         raise SystemExit(EXIT_FAILED)

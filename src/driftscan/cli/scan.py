@@ -29,24 +29,57 @@ from driftscan.store.queries import safe_url
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @db_option
 @rules_option
-@click.option("--format", "fmt", type=click.Choice((*FORMATS, "none")), default="table",
-              show_default=True, help="Report printed after the scan.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the report to this file instead of standard output.")
-@click.option("--jobs", "-j", type=click.IntRange(0, 64), default=0, show_default=True,
-              help="Worker processes (0: one per CPU core).")
-@click.option("--max-file-size", default="1MiB", show_default=True,
-              help="Files larger than this are skipped with a recorded problem.")
-@click.option("--no-reuse", is_flag=True,
-              help="Detect again even where a repository's head and the rules are unchanged.")
-@click.option("--strict", is_flag=True,
-              help="Exit 1 when any repository could not be scanned.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice((*FORMATS, "none")),
+    default="table",
+    show_default=True,
+    help="Report printed after the scan.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report to this file instead of standard output.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="Worker processes (0: one per CPU core).",
+)
+@click.option(
+    "--max-file-size",
+    default="1MiB",
+    show_default=True,
+    help="Files larger than this are skipped with a recorded problem.",
+)
+@click.option(
+    "--no-reuse",
+    is_flag=True,
+    help="Detect again even where a repository's head and the rules are unchanged.",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 when any repository could not be scanned.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary line.")
 @click.option("--verbose", "-v", is_flag=True, help="One line per repository on standard error.")
 @handle_errors
-def scan(sources: tuple[str, ...], db_url: str | None, rules_dirs: tuple[Path, ...], fmt: str,
-         output: Path | None, jobs: int, max_file_size: str, no_reuse: bool, strict: bool,
-         quiet: bool, verbose: bool) -> None:
+def scan(
+    sources: tuple[str, ...],
+    db_url: str | None,
+    rules_dirs: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    jobs: int,
+    max_file_size: str,
+    no_reuse: bool,
+    strict: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
     """Scan repositories and store the result as a new scan.
 
     SOURCE is a git repository, a folder of git repositories (each one is scanned), any other
@@ -71,7 +104,12 @@ def scan(sources: tuple[str, ...], db_url: str | None, rules_dirs: tuple[Path, .
     def log_line(result: RepoResult, done: int, total: int) -> None:
         state = "reused" if result.reused else result.status.value
         detail = f": {result.error}" if result.error else ""
-        err.print(f"[{done}/{total}] {result.name} {state}{detail}", highlight=False, markup=False)
+        err.print(
+            f"[{done}/{total}] {result.name} {state}{detail}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
     if show_bar:
         with Progress(
@@ -92,17 +130,19 @@ def scan(sources: tuple[str, ...], db_url: str | None, rules_dirs: tuple[Path, .
 
             outcome = run_scan(sources, store, ruleset, options, on_result)
     else:
-        outcome = run_scan(sources, store, ruleset, options, log_line if verbose and not quiet else None)
+        outcome = run_scan(
+            sources, store, ruleset, options, log_line if verbose and not quiet else None
+        )
     if not quiet:
         err.print(
             f"scanned {outcome.repos} repositories in {outcome.seconds:.1f}s "
             f"({outcome.errors} could not be scanned, {outcome.reused} unchanged and reused) "
             f"-> scan #{outcome.scan_id} in {safe_url(store.url)}",
             highlight=False,
+            soft_wrap=True,
         )
     if fmt != "none":
         emit(store.load_scan(outcome.scan_id), ruleset, fmt, output)
     if strict and outcome.errors:
         raise SystemExit(EXIT_FAILED)
     raise SystemExit(EXIT_OK)
-

@@ -100,6 +100,7 @@ def open_source(spec: SourceSpec, max_file_size: int) -> RepoSource:
         try:
             return ClonedSource(spec.location, max_file_size, spec.name)
         except ReadError as exc:
-            return MissingSource(SourceSpec("missing", redact_url(spec.location), spec.name, reason=str(exc)))
+            return MissingSource(
+                SourceSpec("missing", redact_url(spec.location), spec.name, reason=str(exc))
+            )
     return MissingSource(spec)
-

@@ -118,7 +118,9 @@ def find_git_dir(path: Path) -> Path | None:
 class GitSource:
     """A local git repository (work tree or bare) read at HEAD."""
 
-    def __init__(self, path: Path, git_dir: Path, name: str | None = None, location: str = "") -> None:
+    def __init__(
+        self, path: Path, git_dir: Path, name: str | None = None, location: str = ""
+    ) -> None:
         self.path = path.resolve()
         self.git_dir = git_dir
         self._name = name or self.path.name.removesuffix(".git")
@@ -199,7 +201,7 @@ class GitSource:
                     git_command("cat-file", "--batch", git_dir=self.git_dir),
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,  # read only once the process has died
                     env=safe_env(),
                 )
             except FileNotFoundError:
@@ -212,12 +214,25 @@ class GitSource:
         try:
             stdin.write(name.encode() + b"\n")
             stdin.flush()
-            header = stdout.readline().decode("utf-8", "replace").split()
-        except (BrokenPipeError, OSError) as exc:
-            raise ReadError(f"git cat-file stopped: {exc}") from None
+            raw = stdout.readline()
+        except OSError:  # BrokenPipeError included: the process is gone
+            raw = b""
+        if not raw:
+            raise ReadError(f"git cannot read this repository: {self._death_reason(proc)}")
+        header = raw.decode("utf-8", "replace").split()
         if len(header) != 3:
             return None  # "<name> missing"
         return header[0], header[1], int(header[2])
+
+    @staticmethod
+    def _death_reason(proc: subprocess.Popen[bytes]) -> str:
+        try:
+            proc.wait(timeout=5)
+            err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+        except (OSError, subprocess.TimeoutExpired):
+            err = ""
+        lines = [line for line in err.strip().splitlines() if line]
+        return lines[-1] if lines else f"git exited with {proc.returncode}"
 
     def _skip(self, size: int) -> None:
         _stdin, stdout = _pipes(self._process())
@@ -241,7 +256,7 @@ class GitSource:
 
     def close(self) -> None:
         if self._batch is not None:
-            for pipe in (self._batch.stdin, self._batch.stdout):
+            for pipe in (self._batch.stdin, self._batch.stdout, self._batch.stderr):
                 if pipe is not None:
                     pipe.close()
             try:
@@ -271,7 +286,9 @@ class ClonedSource(GitSource):
 
     def __init__(self, url: str, max_file_size: int = 1 << 20, name: str | None = None) -> None:
         if not ALLOWED_URL.match(url):
-            raise ReadError(f"refused URL {redact_url(url)!r}: use https://, ssh://, git:// or file://")
+            raise ReadError(
+                f"refused URL {redact_url(url)!r}: use https://, ssh://, git:// or file://"
+            )
         self.url = url
         self.tmp = Path(tempfile.mkdtemp(prefix="driftscan-clone-"))
         shown = redact_url(url)

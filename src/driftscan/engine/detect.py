@@ -413,4 +413,3 @@ def detect_repo(
         problems=listing.problems + tuple(ctx.problems.values()),
         complete=listing.complete,
     )
-

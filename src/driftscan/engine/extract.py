@@ -10,17 +10,82 @@ from dataclasses import dataclass
 from posixpath import basename
 
 _HASH_EXT = frozenset(
-    "yml yaml sh bash zsh py toml rb cfg conf ini env txt nomad star bzl tfvars properties "
-    "mk r pl ps1 nix".split()
+    [
+        "yml",
+        "yaml",
+        "sh",
+        "bash",
+        "zsh",
+        "py",
+        "toml",
+        "rb",
+        "cfg",
+        "conf",
+        "ini",
+        "env",
+        "txt",
+        "nomad",
+        "star",
+        "bzl",
+        "tfvars",
+        "properties",
+        "mk",
+        "r",
+        "pl",
+        "ps1",
+        "nix",
+    ]
 )
 _SLASH_EXT = frozenset(
-    "js mjs cjs jsx ts tsx go java kt kts groovy gradle cs fs rs scala swift c cc cpp h hpp "
-    "dart jenkinsfile json5 jsonnet libsonnet proto".split()
+    [
+        "js",
+        "mjs",
+        "cjs",
+        "jsx",
+        "ts",
+        "tsx",
+        "go",
+        "java",
+        "kt",
+        "kts",
+        "groovy",
+        "gradle",
+        "cs",
+        "fs",
+        "rs",
+        "scala",
+        "swift",
+        "c",
+        "cc",
+        "cpp",
+        "h",
+        "hpp",
+        "dart",
+        "jenkinsfile",
+        "json5",
+        "jsonnet",
+        "libsonnet",
+        "proto",
+    ]
 )
-_BOTH_EXT = frozenset("tf tofu hcl php".split())
+_BOTH_EXT = frozenset(("tf", "tofu", "hcl", "php"))
 _HASH_NAMES = frozenset(
-    "dockerfile containerfile procfile makefile gemfile capfile rakefile earthfile tiltfile "
-    "vagrantfile brewfile pipfile justfile .env".split()
+    [
+        "dockerfile",
+        "containerfile",
+        "procfile",
+        "makefile",
+        "gemfile",
+        "capfile",
+        "rakefile",
+        "earthfile",
+        "tiltfile",
+        "vagrantfile",
+        "brewfile",
+        "pipfile",
+        "justfile",
+        ".env",
+    ]
 )
 _SLASH_NAMES = frozenset(("jenkinsfile",))
 
@@ -83,9 +148,12 @@ class ActionRef:
     line: int
 
 
-_DOCKER_FROM = re.compile(r"^[ \t]*FROM[ \t]+(?:--\S+[ \t]+)*(\S+)(?:[ \t]+AS[ \t]+(\S+))?", re.M | re.I)
+_DOCKER_FROM = re.compile(
+    r"^[ \t]*FROM[ \t]+(?:--\S+[ \t]+)*(\S+)(?:[ \t]+AS[ \t]+(\S+))?", re.M | re.I
+)
 _YAML_IMAGE = re.compile(
-    r"""^[ \t]*(?:-[ \t]+)?(?:image|container|imageName|repository)[ \t]*:[ \t]*["']?([^\s"'#{}]+)""",
+    r"""^[ \t]*(?:-[ \t]+)?(?:image|container|imageName|repository)[ \t]*:"""
+    r"""[ \t]*["']?([^\s"'#{}]+)""",
     re.M,
 )
 _USES = re.compile(r"""^[ \t]*(?:-[ \t]+)?uses[ \t]*:[ \t]*["']?([^\s"'#]+)""", re.M)
@@ -98,9 +166,8 @@ _ENV_NAME = re.compile(
 
 def is_dockerfile(path: str) -> bool:
     name = basename(path).lower()
-    return (
-        name.startswith(("dockerfile", "containerfile"))
-        or name.endswith((".dockerfile", ".containerfile"))
+    return name.startswith(("dockerfile", "containerfile")) or name.endswith(
+        (".dockerfile", ".containerfile")
     )
 
 
@@ -133,7 +200,7 @@ def images(path: str, text: str) -> list[ImageRef]:
         return out
     for m in _YAML_IMAGE.finditer(text):
         ref = m.group(1)
-        if "$" in ref or ref.startswith(("./", "/")) or ref.endswith(":"):
+        if "$" in ref or "://" in ref or ref.startswith(("./", "/", "@")) or ref.endswith(":"):
             continue
         name, tag = split_image(ref.removeprefix("docker://"))
         if name:

@@ -77,9 +77,10 @@ def parse_requirements(text: str) -> list[Dependency]:
 
 def _toml(text: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        data: dict[str, Any] = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, ValueError):
         return {}
+    return data
 
 
 def _table(data: Any, *keys: str) -> Any:
@@ -273,7 +274,9 @@ def parse_composer(text: str) -> list[Dependency]:
     return _deps("composer", text, names)
 
 
-_CSPROJ = re.compile(r"""<Package(?:Reference|Version)\s+(?:[^>]*?\s)?Include\s*=\s*["']([^"']+)["']""", re.I)
+_CSPROJ = re.compile(
+    r"""<Package(?:Reference|Version)\s+(?:[^>]*?\s)?Include\s*=\s*["']([^"']+)["']""", re.I
+)
 
 
 def parse_csproj(text: str) -> list[Dependency]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from wcmatch import glob as wcglob
 
@@ -59,7 +60,7 @@ def is_active_path(path: str) -> bool:
     lowered = [p.lower() for p in parts]
     if any(p in _INACTIVE_DIR_SET for p in lowered):
         return False
-    return not any(pair in _INACTIVE_PAIR_SET for pair in zip(lowered, lowered[1:]))
+    return not any(pair in _INACTIVE_PAIR_SET for pair in pairwise(lowered))
 
 
 class GlobError(ValueError):
@@ -111,7 +112,7 @@ class PathMatcher:
         for path in paths:
             if union_match(path) is None:
                 continue
-            for pattern, rx in zip(self.globs, self.compiled):
+            for pattern, rx in zip(self.globs, self.compiled, strict=True):
                 if rx.match(path) is not None:
                     found.setdefault(pattern, []).append(path)
         return {g: tuple(ps) for g, ps in found.items()}

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -133,16 +133,16 @@ class MetaSignal:
         return f"meta {self.key}={self.value}"
 
 
-Signal = Union[
-    FileSignal,
-    ContentSignal,
-    YamlSignal,
-    DependencySignal,
-    EnvSignal,
-    ImageSignal,
-    ActionSignal,
-    MetaSignal,
-]
+Signal = (
+    FileSignal
+    | ContentSignal
+    | YamlSignal
+    | DependencySignal
+    | EnvSignal
+    | ImageSignal
+    | ActionSignal
+    | MetaSignal
+)
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class Not:
     child: Condition
 
 
-Condition = Union[AnyOf, AllOf, Not, Signal]
+Condition = AnyOf | AllOf | Not | Signal
 
 
 @dataclass(frozen=True)
@@ -318,7 +318,9 @@ class _Loader:
         for value, cond in detect_node.items():
             line = self.key_line(detect_node, value)
             if not isinstance(value, str) or not ID_RE.match(value):
-                raise self.fail(line, f"value id {value!r} must be kebab-case like 'github-actions'")
+                raise self.fail(
+                    line, f"value id {value!r} must be kebab-case like 'github-actions'"
+                )
             detect.append((value, self.condition(cond, line)))
         values = [v for v, _ in detect]
         policy = self.policy(data, values)
@@ -472,7 +474,7 @@ class _Loader:
         self.allowed_keys(node, {"meta"}, line)
         if not isinstance(body, CommentedMap) or len(body) != 1:
             raise self.fail(line, "'meta' takes one key, e.g. {meta: {archived: true}}")
-        (key, value), = body.items()
+        ((key, value),) = body.items()
         if key not in ("archived", "fork", "topic", "visibility", "default_branch"):
             raise self.fail(line, f"unknown meta key {key!r}")
         if not isinstance(value, (str, bool)):
@@ -576,7 +578,9 @@ def load_ruleset(extra_dirs: Sequence[Path] = (), include_builtin: bool = True) 
     for rule in rules:
         if rule.dimension in dims:
             raise RuleError(
-                rule.source, 1, f"dimension {rule.dimension!r} is already detected by {dims[rule.dimension]}"
+                rule.source,
+                1,
+                f"dimension {rule.dimension!r} is already detected by {dims[rule.dimension]}",
             )
         dims[rule.dimension] = rule.id
     order = sorted(range(len(rules)), key=lambda i: rules[i].id)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import yaml
 
-try:  # libyaml is ~10x faster; fall back to the pure-Python loader where it is missing
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+# libyaml is ~10x faster; fall back to the pure-Python loader where PyYAML lacks it.
+_Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)
 
 MAX_NODES = 50_000  # per document; aliases make "billion laughs" trees, this bounds them
 MAX_BRACKET_DEPTH = 200  # deeper flow nesting is never configuration; libyaml recurses on it

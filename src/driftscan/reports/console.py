@@ -53,10 +53,14 @@ def dimension_table(d: Divergence) -> Table:
         table.add_row(v.value, str(v.repos), f"{v.share:.0%}", _bar(v.share))
     if d.seen:
         none_share = d.none / d.seen
-        table.add_row(Text("(none)", style="dim"), str(d.none), f"{none_share:.0%}", _bar(none_share))
+        table.add_row(
+            Text("(none)", style="dim"), str(d.none), f"{none_share:.0%}", _bar(none_share)
+        )
     if d.unknown:
         table.add_row(Text("(unknown)", style="red"), str(d.unknown), "", "")
-    dominant = f"dominant {d.dominant.value} {d.dominant_share:.0%}" if d.dominant else "no value seen"
+    dominant = (
+        f"dominant {d.dominant.value} {d.dominant_share:.0%}" if d.dominant else "no value seen"
+    )
     table.caption = f"{d.distinct} distinct · {dominant} · entropy {d.entropy:.2f}"
     table.caption_justify = "left"
     return table
@@ -102,6 +106,9 @@ def render(console: Console, scan: ScanSummary, divergences: Sequence[Divergence
         console.print(
             Group(
                 Text(f"{len(problems)} file problem(s) recorded; first ones:", style="yellow"),
-                *[Text(f"  {name}: {p.path or '(repository)'}: {p.reason}") for name, p in problems[:10]],
+                *[
+                    Text(f"  {name}: {p.path or '(repository)'}: {p.reason}")
+                    for name, p in problems[:10]
+                ],
             )
         )

@@ -23,13 +23,22 @@ def render(scan: ScanSummary, divergences: Sequence[Divergence]) -> str:
         "",
     ]
     for d in divergences:
-        lines += [f"## {d.title} (`{d.dimension}`)", "", "| value | repos | share |", "|---|--:|--:|"]
+        lines += [
+            f"## {d.title} (`{d.dimension}`)",
+            "",
+            "| value | repos | share |",
+            "|---|--:|--:|",
+        ]
         lines += [f"| {v.value} | {v.repos} | {v.share:.0%} |" for v in d.values]
         if d.seen:
             lines.append(f"| *(none)* | {d.none} | {d.none / d.seen:.0%} |")
         if d.unknown:
             lines.append(f"| *(unknown)* | {d.unknown} | |")
-        dominant = f"dominant `{d.dominant.value}` {d.dominant_share:.0%}" if d.dominant else "no value seen"
+        dominant = (
+            f"dominant `{d.dominant.value}` {d.dominant_share:.0%}"
+            if d.dominant
+            else "no value seen"
+        )
         lines += ["", f"{d.distinct} distinct · {dominant} · entropy {d.entropy:.2f}", ""]
     lines += [
         "## Repositories",
@@ -39,8 +48,10 @@ def render(scan: ScanSummary, divergences: Sequence[Divergence]) -> str:
     ]
     for repo in scan.repos:
         columns = values_by_category(repo)
-        note = f"error: {repo.error}" if repo.status is RepoStatus.ERROR else (
-            f"{len(repo.problems)} problem(s)" if repo.problems else ""
+        note = (
+            f"error: {repo.error}"
+            if repo.status is RepoStatus.ERROR
+            else (f"{len(repo.problems)} problem(s)" if repo.problems else "")
         )
         cells = [", ".join(columns[c]) or "—" for c in CORE_CATEGORIES]
         lines.append("| " + " | ".join(_cell(c) for c in [repo.name, *cells, note]) + " |")

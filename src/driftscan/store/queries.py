@@ -92,7 +92,11 @@ class Store:
         try:
             parsed = make_url(url)
             kwargs: dict[str, Any] = {}
-            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (
+                None,
+                "",
+                ":memory:",
+            ):
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 kwargs["connect_args"] = {"timeout": 30}
             self.engine: Engine = create_engine(url, **kwargs)
@@ -177,7 +181,8 @@ class Store:
         known: dict[str, KnownHead] = {}
         with Session(self.engine) as session:
             for location, head, factset_id, _id in session.execute(stmt):
-                known[location] = KnownHead(head, factset_id)
+                if head is not None:
+                    known[location] = KnownHead(head, factset_id)
         return known
 
     def record(
@@ -342,7 +347,9 @@ def _summary(row: ScanRow, repos: tuple[RepoResult, ...] = ()) -> ScanSummary:
     return ScanSummary(
         id=row.id,
         started_at=row.started_at.isoformat(timespec="seconds") + "Z",
-        finished_at=row.finished_at.isoformat(timespec="seconds") + "Z" if row.finished_at else None,
+        finished_at=row.finished_at.isoformat(timespec="seconds") + "Z"
+        if row.finished_at
+        else None,
         status=row.status,
         ruleset_digest=row.ruleset_digest,
         sources=tuple(row.sources or ()),

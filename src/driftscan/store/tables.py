@@ -51,7 +51,10 @@ class FactSetRow(Base):
 
 class FactRow(Base):
     __tablename__ = "fact"
-    __table_args__ = (Index("ix_fact_factset", "factset_id"), Index("ix_fact_dimension", "dimension"))
+    __table_args__ = (
+        Index("ix_fact_factset", "factset_id"),
+        Index("ix_fact_dimension", "dimension"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     factset_id: Mapped[int] = mapped_column(ForeignKey("factset.id", ondelete="CASCADE"))

@@ -12,9 +12,7 @@ config = context.config
 
 def _run(connection: Connection) -> None:
     # Batch mode lets later migrations alter tables on SQLite, which lacks ALTER COLUMN.
-    context.configure(
-        connection=connection, target_metadata=Base.metadata, render_as_batch=True
-    )
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,0 +1,5 @@
+"""`python -m driftscan`."""
+
+from driftscan.cli.main import main
+
+main()
