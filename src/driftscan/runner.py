@@ -33,6 +33,7 @@ class ScanOptions:
     jobs: int = 0  # 0: one worker per core
     max_file_size: int = 1 << 20
     reuse: bool = True  # reuse stored facts of repositories whose head is unchanged
+    fingerprint_salt: bytes = b"driftscan"
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ def scan_one(
             meta = source.meta()
             if meta.head == previous_head:
                 return RepoResult(source.name, source.location, meta, RepoStatus.OK, reused=True)
-        return detect_repo(compiled, source, DetectOptions(options.max_file_size))
+        return detect_repo(
+            compiled, source, DetectOptions(options.max_file_size, options.fingerprint_salt)
+        )
     except ReadError as exc:
         return RepoResult(
             source.name, source.location, RepoMeta(), RepoStatus.ERROR, error=str(exc)
@@ -92,9 +95,32 @@ def _scan_in_worker(spec: SourceSpec, previous_head: str | None) -> RepoResult:
     return scan_one(spec, previous_head, _worker_compiled, _worker_options)
 
 
+def _unchanged(spec: SourceSpec, previous_head: str, options: ScanOptions) -> RepoResult | None:
+    """A reused result when a local git repository's HEAD is still the stored one. Reading
+    HEAD costs a few file reads, so an unchanged org is checked without any worker."""
+    source = open_source(spec, options.max_file_size)
+    try:
+        meta = source.meta()
+    except ReadError:
+        return None  # let the worker record the precise error
+    finally:
+        source.close()
+    if meta.head != previous_head:
+        return None
+    return RepoResult(source.name, source.location, meta, RepoStatus.OK, reused=True)
+
+
 def _results(
     tasks: Sequence[tuple[SourceSpec, str | None]], compiled: CompiledRuleset, options: ScanOptions
 ) -> Iterator[RepoResult]:
+    todo = []
+    for spec, head in tasks:
+        reused = _unchanged(spec, head, options) if head and spec.kind == "git" else None
+        if reused is not None:
+            yield reused
+        else:
+            todo.append((spec, head))
+    tasks = todo
     jobs = options.jobs or os.cpu_count() or 1
     if jobs <= 1 or len(tasks) < 8:
         for spec, head in tasks:

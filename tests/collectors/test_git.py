@@ -118,8 +118,9 @@ def test_clone_from_url_matches_local_scan_and_skips_large_blobs(
     tmp_path: Path, compiled: CompiledRuleset
 ) -> None:
     repo = service(tmp_path)
-    (repo / ".travis.yml").write_text("language: python\n" + "# padding\n" * 300)
-    git(repo, "add", ".travis.yml")
+    (repo / ".travis.yml").write_text("language: python\nscript: pytest\n")
+    (repo / "big.yaml").write_text("kind: ConfigMap\n" + "# padding\n" * 300)
+    git(repo, "add", ".travis.yml", "big.yaml")
     git(repo, "commit", "-qm", "travis")
     git(repo, "config", "uploadpack.allowFilter", "true")
     local = GitSource(repo, repo / ".git")
@@ -132,11 +133,11 @@ def test_clone_from_url_matches_local_scan_and_skips_large_blobs(
         assert result.meta.head == expected.meta.head
         assert cloned.location == f"file://{repo}"
         # The filter left the large blob on the server: it was never downloaded.
-        travis_blob = git(repo, "rev-parse", "HEAD:.travis.yml")
+        big_blob = git(repo, "rev-parse", "HEAD:big.yaml")
         missing = git(cloned.tmp, "rev-list", "--objects", "--missing=print", "HEAD")
-        assert f"?{travis_blob}" in missing.splitlines()
+        assert f"?{big_blob}" in missing.splitlines()
         with pytest.raises(ReadError, match="not downloaded"):
-            cloned.read(".travis.yml")
+            cloned.read("big.yaml")
         clone_dir = cloned.tmp
     finally:
         cloned.close()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from wcmatch import glob as wcglob
+
 from driftscan.engine import extract
-from driftscan.engine.paths import PathMatcher, is_active_path
+from driftscan.engine.paths import GLOB_FLAGS, PathMatcher, is_active_path
 
 
 def test_active_text_blanks_comments_per_file_type() -> None:
@@ -79,3 +83,56 @@ def test_path_matcher_reports_every_glob_per_path() -> None:
         ".github/workflows/*.{yml,yaml}": (".github/workflows/a.yaml",),
         "**/*.yaml": (".github/workflows/a.yaml",),
     }
+
+
+GLOBS = [
+    "**/Jenkinsfile",
+    "**/*.{yml,yaml}",
+    ".github/workflows/*.{yml,yaml}",
+    "**/{Dockerfile,Containerfile}{,.*}",
+    "**/requirements*.txt",
+    "bamboo-specs/**",
+    ".teamcity/*.kts",
+    "**/[Dd]ockerfile",
+    "**/docker-compose*.y*ml",
+    "*",
+    "**",
+    "{a,b}/**/c?.tf",
+    "[!.]*/**/Dockerfile",
+    "**/test[!s]*/Jenkinsfile",
+]
+SEGMENTS = [
+    "a",
+    "b",
+    "c1.tf",
+    ".github",
+    "workflows",
+    "ci.yml",
+    "x.yaml",
+    "Jenkinsfile",
+    "Dockerfile",
+    "Dockerfile.prod",
+    "dockerfile",
+    "requirements-dev.txt",
+    "bamboo-specs",
+    "s.kts",
+    ".teamcity",
+    "docker-compose.override.yml",
+    ".hidden",
+    "README.md",
+    "test",
+    "testx",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=5).map("/".join), max_size=30)
+)
+def test_path_matcher_agrees_with_wcmatch(paths: list[str]) -> None:
+    found = PathMatcher.build(GLOBS).match(paths)
+    for glob in GLOBS:
+        expected = tuple(
+            dict.fromkeys(p for p in paths if wcglob.globmatch(p, glob, flags=GLOB_FLAGS))
+        )
+        assert found.get(glob, ()) == expected, glob

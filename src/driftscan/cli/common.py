@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
@@ -30,6 +31,25 @@ def default_db_url() -> str:
     if env:
         return env
     return f"sqlite:///{user_data_path('driftscan', appauthor=False) / 'driftscan.db'}"
+
+
+def fingerprint_salt() -> bytes:
+    """The key for credential fingerprints: $DRIFTSCAN_FINGERPRINT_SALT (share it between
+    machines that write to one database), else a random one kept in the user data folder."""
+    env = os.environ.get("DRIFTSCAN_FINGERPRINT_SALT")
+    if env:
+        return env.encode()
+    path = user_data_path("driftscan", appauthor=False) / "fingerprint-salt"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_hex(32).encode())
+    return path.read_bytes().strip()
 
 
 def db_option(func: F) -> F:

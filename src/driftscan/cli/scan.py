@@ -12,6 +12,7 @@ from driftscan.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     db_option,
+    fingerprint_salt,
     get_ruleset,
     handle_errors,
     open_store,
@@ -98,7 +99,9 @@ def scan(
     ruleset = get_ruleset(rules_dirs)
     store = open_store(db_url)
     err = stderr_console()
-    options = ScanOptions(jobs=jobs, max_file_size=size_cap, reuse=not no_reuse)
+    options = ScanOptions(
+        jobs=jobs, max_file_size=size_cap, reuse=not no_reuse, fingerprint_salt=fingerprint_salt()
+    )
     show_bar = not quiet and sys.stderr.isatty()
 
     def log_line(result: RepoResult, done: int, total: int) -> None:

@@ -93,7 +93,9 @@ class MissingSource:
 
 def open_source(spec: SourceSpec, max_file_size: int) -> RepoSource:
     if spec.kind == "git":
-        return GitSource(Path(spec.location), Path(spec.git_dir), spec.name)
+        return GitSource(
+            Path(spec.location), Path(spec.git_dir), spec.name, max_file_size=max_file_size
+        )
     if spec.kind == "dir":
         return DirSource(Path(spec.location), spec.name, max_file_size)
     if spec.kind == "url":

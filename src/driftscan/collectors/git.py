@@ -9,6 +9,7 @@ call gets a scrubbed environment and `-c` overrides, so neither the scanned repo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -17,10 +18,11 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-from driftscan.collectors.local import ProblemLog, safe_relative
+from driftscan.collectors.local import MAX_FILES, SKIPPED_DIRS, ProblemLog, safe_relative
 from driftscan.models import FileEntry, Listing, ReadError, RepoMeta
 
 GIT_TIMEOUT = 120  # seconds for any one git command
+TREE_BATCH = 500  # tree requests per write: ~20 KB, well inside a pipe buffer (no deadlock)
 CLONE_TIMEOUT = 600
 
 SAFE_CONFIG = (
@@ -46,6 +48,7 @@ SAFE_CONFIG = (
     "gc.auto=0",
     "maintenance.auto=false",
 )
+_SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 ALLOWED_URL = re.compile(r"^(?:https?://|ssh://|git://|file://|[\w.-]+@[\w.-]+:)")
 
 
@@ -119,8 +122,14 @@ class GitSource:
     """A local git repository (work tree or bare) read at HEAD."""
 
     def __init__(
-        self, path: Path, git_dir: Path, name: str | None = None, location: str = ""
+        self,
+        path: Path,
+        git_dir: Path,
+        name: str | None = None,
+        location: str = "",
+        max_file_size: int = 1 << 20,
     ) -> None:
+        self.max_file_size = max_file_size
         self.path = path.resolve()
         self.git_dir = git_dir
         self._name = name or self.path.name.removesuffix(".git")
@@ -145,45 +154,108 @@ class GitSource:
         return self._meta
 
     def _head(self) -> tuple[str | None, str | None]:
-        branch = None
-        head_file = self.git_dir / "HEAD"
-        try:
-            text = head_file.read_text(encoding="utf-8", errors="replace").strip()
-            if text.startswith("ref: refs/heads/"):
-                branch = text.removeprefix("ref: refs/heads/")
-        except OSError:
-            pass
+        head, branch = self._head_from_files()
+        if head is not None:
+            return head, branch
         header = self._request("HEAD")
         if header is None:
-            return None, branch
+            return None, branch  # an unborn branch: no commit yet
         oid, kind, size = header
         self._skip(size)
         return (oid if kind == "commit" else None), branch
 
+    def _head_from_files(self) -> tuple[str | None, str | None]:
+        """HEAD from `HEAD`, the loose ref or packed-refs: no process for the common case.
+        Anything unusual (symbolic chains, reftable, linked work trees) returns None."""
+        try:
+            text = (self.git_dir / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            return None, None
+        if _SHA.match(text):
+            return text, None  # detached HEAD
+        if not text.startswith("ref: refs/heads/"):
+            return None, None
+        ref = text.removeprefix("ref: ")
+        branch = ref.removeprefix("refs/heads/")
+        if ".." in ref.split("/"):
+            return None, branch
+        try:
+            loose = (self.git_dir / ref).read_text(encoding="utf-8", errors="replace").strip()
+            if _SHA.match(loose):
+                return loose, branch
+        except OSError:
+            pass
+        try:
+            packed = (self.git_dir / "packed-refs").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None, branch
+        for line in packed.splitlines():
+            sha, _, name = line.partition(" ")
+            if name == ref and _SHA.match(sha):
+                return sha, branch
+        return None, branch
+
     def list_files(self) -> Listing:
-        if self.meta().head is None:
+        head = self.meta().head
+        if head is None:
             return Listing(())  # no commits yet: an empty repository, not an error
-        sized = ["-l"] if self.sized_listing else []
-        out = run_git("ls-tree", "-r", "-z", *sized, "--full-tree", "HEAD", git_dir=self.git_dir)
         files: list[FileEntry] = []
         problems = ProblemLog()
-        for record in out.split(b"\0"):
-            if not record:
-                continue
-            info, _, raw_path = record.partition(b"\t")
-            path = raw_path.decode("utf-8", "surrogateescape")
-            mode, kind, oid, *rest = info.decode().split()
-            if kind == "commit":
-                problems.add(path, "git submodule; not scanned")
-            elif mode == "120000":
-                problems.add(path, "symbolic link; not followed")
-            elif kind == "blob":
-                self._oids[path] = oid
-                size = int(rest[0]) if rest and rest[0].isdigit() else self.size_hint(oid)
-                files.append(FileEntry(path, size))
+        # The tree is walked through the same `cat-file --batch` process that reads blobs:
+        # one git process per repository instead of two (`ls-tree` would be the second).
+        hash_bytes = len(head) // 2
+        level: list[tuple[str, str]] = [("", f"{head}^{{tree}}")]
+        while level:
+            next_level: list[tuple[str, str]] = []
+            for start in range(0, len(level), TREE_BATCH):
+                chunk = level[start : start + TREE_BATCH]
+                trees = self._trees([name for _prefix, name in chunk], hash_bytes)
+                for (prefix, _name), entries in zip(chunk, trees, strict=True):
+                    for mode, name, oid in entries:
+                        path = f"{prefix}{name}"
+                        if mode == "40000":
+                            if name not in SKIPPED_DIRS:  # dependency trees are never config
+                                next_level.append((f"{path}/", oid))
+                        elif mode == "160000":
+                            problems.add(path, "git submodule; not scanned")
+                        elif mode == "120000":
+                            problems.add(path, "symbolic link; not followed")
+                        else:
+                            self._oids[path] = oid
+                            files.append(FileEntry(path, self.size_hint(oid)))
+                if len(files) >= MAX_FILES:
+                    problems.add("", f"listing stopped at {MAX_FILES} files")
+                    return Listing(tuple(sorted(files, key=_by_path)), problems.done(), False)
+            level = next_level
+        files.sort(key=_by_path)
         return Listing(tuple(files), problems.done())
 
-    sized_listing = True  # `ls-tree -l` reads every blob's size: cheap when all are local
+    def _trees(self, names: list[str], hash_bytes: int) -> list[list[tuple[str, str, str]]]:
+        """Entries (mode, name, oid) of several trees, asked in one write and read in order:
+        one pipe round trip per folder level instead of one per folder."""
+        proc = self._process()
+        stdin, stdout = _pipes(proc)
+        try:
+            stdin.write(b"".join(name.encode() + b"\n" for name in names))
+            stdin.flush()
+        except OSError:
+            raise ReadError(
+                f"git cannot read this repository: {self._death_reason(proc)}"
+            ) from None
+        out = []
+        for name in names:
+            header = stdout.readline().split()
+            if not header:
+                raise ReadError(f"git cannot read this repository: {self._death_reason(proc)}")
+            if len(header) != 3:
+                raise ReadError(f"tree {name} is missing from the object store")
+            kind, size = header[1].decode(), int(header[2])
+            data = stdout.read(size)
+            stdout.read(1)
+            if kind != "tree":
+                raise ReadError(f"{name} is a {kind}, not a tree")
+            out.append(_parse_tree(data, hash_bytes))
+        return out
 
     def size_hint(self, oid: str) -> int | None:
         """Size of a blob when the listing did not carry it."""
@@ -235,8 +307,14 @@ class GitSource:
         return lines[-1] if lines else f"git exited with {proc.returncode}"
 
     def _skip(self, size: int) -> None:
+        """Drain an object we do not want (and its trailing newline) in bounded chunks."""
         _stdin, stdout = _pipes(self._process())
-        stdout.read(size + 1)
+        remaining = size + 1
+        while remaining > 0:
+            chunk = stdout.read(min(remaining, 1 << 16))
+            if not chunk:
+                break
+            remaining -= len(chunk)
 
     def read(self, path: str) -> bytes:
         safe_relative(path)
@@ -247,6 +325,9 @@ class GitSource:
         if header is None:
             raise ReadError("blob is missing from the object store")
         _oid, kind, size = header
+        if size > self.max_file_size:
+            self._skip(size)
+            raise ReadError(f"{size} bytes exceeds the {self.max_file_size}-byte cap")
         _stdin, stdout = _pipes(self._process())
         data = stdout.read(size)
         stdout.read(1)  # the newline after every object
@@ -258,12 +339,32 @@ class GitSource:
         if self._batch is not None:
             for pipe in (self._batch.stdin, self._batch.stdout, self._batch.stderr):
                 if pipe is not None:
-                    pipe.close()
+                    # BrokenPipeError from a process that already died
+                    with contextlib.suppress(OSError):
+                        pipe.close()
             try:
                 self._batch.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self._batch.kill()
             self._batch = None
+
+
+def _parse_tree(data: bytes, hash_bytes: int) -> list[tuple[str, str, str]]:
+    """A raw tree object: repeated `<mode> <name>NUL<binary oid>`."""
+    entries = []
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        end = nul + 1 + hash_bytes
+        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+        entries.append((data[pos:space].decode(), name, data[nul + 1 : end].hex()))
+        pos = end
+    return entries
+
+
+def _by_path(entry: FileEntry) -> str:
+    return entry.path
 
 
 def _pipes(proc: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes]]:
@@ -293,8 +394,7 @@ class ClonedSource(GitSource):
         self.tmp = Path(tempfile.mkdtemp(prefix="driftscan-clone-"))
         shown = redact_url(url)
         repo_name = name or shown.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-        super().__init__(self.tmp, self.tmp, repo_name.removesuffix(".git"), shown)
-        self.max_file_size = max_file_size
+        super().__init__(self.tmp, self.tmp, repo_name.removesuffix(".git"), shown, max_file_size)
         self._cloned = False
 
     def _ensure_clone(self) -> None:
@@ -325,9 +425,6 @@ class ClonedSource(GitSource):
     def meta(self) -> RepoMeta:
         self._ensure_clone()
         return super().meta()
-
-    # Sizes of a partial clone's blobs would make git download the filtered ones.
-    sized_listing = False
 
     def size_hint(self, oid: str) -> int | None:
         # A blob the filter left out is larger than the cap: say so without fetching it.

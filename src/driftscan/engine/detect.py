@@ -6,11 +6,13 @@ extractors) need; only matched files are read, each read and parsed at most once
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from driftscan.engine import extract, manifests
+from driftscan.engine import credentials, extract, manifests
 from driftscan.engine.paths import PathMatcher, is_active_path
 from driftscan.engine.rules import (
     ActionSignal,
@@ -18,6 +20,7 @@ from driftscan.engine.rules import (
     AnyOf,
     Condition,
     ContentSignal,
+    CredentialSignal,
     DependencySignal,
     EnvSignal,
     FileSignal,
@@ -65,6 +68,9 @@ ENV_GLOBS = (
 @dataclass(frozen=True)
 class DetectOptions:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    # Keys the fingerprints of found credentials; one salt per installation or org keeps
+    # fingerprints comparable across repositories and scans without being reversible.
+    fingerprint_salt: bytes = b"driftscan"
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,9 @@ class CompiledRuleset:
         for rule in ruleset.rules:
             for _value, condition in rule.detect:
                 for signal in walk_signals(condition):
-                    if isinstance(signal, (FileSignal, ContentSignal, YamlSignal)):
+                    if isinstance(
+                        signal, (FileSignal, ContentSignal, YamlSignal, CredentialSignal)
+                    ):
                         globs.append(signal.glob)
                     elif isinstance(signal, DependencySignal):
                         needs.add("dependency")
@@ -116,7 +124,9 @@ class RepoContext:
         read: Callable[[str], bytes],
         meta: RepoMeta,
         max_file_size: int,
+        fingerprint_salt: bytes = b"driftscan",
     ) -> None:
+        self.fingerprint_salt = fingerprint_salt
         self.matched = matched
         self.sizes = sizes
         self._read = read
@@ -261,10 +271,16 @@ def evaluate(condition: Condition, ctx: RepoContext) -> Found:
 
 def _signal(signal: Condition, ctx: RepoContext) -> list[Evidence]:
     if isinstance(signal, FileSignal):
-        return [Evidence(p, None, signal.describe()) for p in ctx.paths(signal.glob)]
+        return [
+            Evidence(p, None, signal.describe())
+            for p in ctx.paths(signal.glob)
+            if signal.exclude.keeps(p)
+        ]
     if isinstance(signal, ContentSignal):
         out = []
         for path in ctx.paths(signal.glob):
+            if not signal.exclude.keeps(path):
+                continue
             text = ctx.active(path)
             m = signal.regex.search(text) if text is not None else None
             if m is not None and text is not None:
@@ -297,6 +313,8 @@ def _signal(signal: Condition, ctx: RepoContext) -> list[Evidence]:
             for name, line, path in ctx.env()
             if name.startswith(signal.prefix)
         ]
+    if isinstance(signal, CredentialSignal):
+        return _credentials(signal, ctx)
     if isinstance(signal, MetaSignal):
         return _meta(signal, ctx.meta)
     raise TypeError(f"not a signal: {signal!r}")  # pragma: no cover - rules.py builds only these
@@ -304,20 +322,34 @@ def _signal(signal: Condition, ctx: RepoContext) -> list[Evidence]:
 
 def _yaml(signal: YamlSignal, ctx: RepoContext) -> list[Evidence]:
     out = []
+    kind_rx = _kind_regex(signal.kinds)
     for path in ctx.paths(signal.glob):
+        if not signal.exclude.keeps(path):
+            continue
         text = ctx.text(path)
         if text is None:
             continue
         # Cheap text pre-filters: most YAML files cannot match, so most are never parsed.
-        if signal.kinds and not any(kind in text for kind in signal.kinds):
+        if kind_rx is not None and kind_rx.search(text) is None:
             continue
         if signal.keys and signal.keys[0][-1] not in ("*", "**") and signal.keys[0][-1] not in text:
+            continue
+        if signal.contains is not None and signal.contains.search(text) is None:
             continue
         for doc in ctx.docs(path):
             line = _yaml_doc_line(signal, doc)
             if line is not None:
                 out.append(Evidence(path, line, signal.describe()))
     return out
+
+
+@functools.cache
+def _kind_regex(kinds: frozenset[str]) -> re.Pattern[str] | None:
+    """`kind: X` as text: a file without it cannot hold such a resource (and is not parsed)."""
+    if not kinds:
+        return None
+    names = "|".join(re.escape(k) for k in sorted(kinds))
+    return re.compile(rf"""^[ \t-]*["']?kind["']?[ \t]*:[ \t]*["']?(?:{names})\b""", re.M)
 
 
 def _yaml_doc_line(signal: YamlSignal, doc: Document) -> int | None:
@@ -343,6 +375,21 @@ def _yaml_doc_line(signal: YamlSignal, doc: Document) -> int | None:
         if index == 0:
             line = nodes[0].line
     return line
+
+
+def _credentials(signal: CredentialSignal, ctx: RepoContext) -> list[Evidence]:
+    """Type, line and fingerprint only: the value never leaves credentials.find_credentials.
+    Raw text on purpose: a commented-out key is still a leaked key."""
+    out = []
+    for path in ctx.paths(signal.glob):
+        text = ctx.text(path) if signal.exclude.keeps(path) else None
+        if text is None:
+            continue
+        for found in credentials.find_credentials(text, ctx.fingerprint_salt):
+            out.append(
+                Evidence(path, found.line, f"credential {found.kind} fp:{found.fingerprint}")
+            )
+    return out
 
 
 def _meta(signal: MetaSignal, meta: RepoMeta) -> list[Evidence]:
@@ -402,7 +449,9 @@ def detect_repo(
     matched = compiled.matcher.match([f.path for f in active])
     sizes = {f.path: f.size for f in active}
     source.prefetch(sorted({p for paths in matched.values() for p in paths}))
-    ctx = RepoContext(matched, sizes, source.read, meta, options.max_file_size)
+    ctx = RepoContext(
+        matched, sizes, source.read, meta, options.max_file_size, options.fingerprint_salt
+    )
     facts = detect_facts(compiled.ruleset.rules, ctx)
     return RepoResult(
         source.name,

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+import bracex
 from wcmatch import glob as wcglob
 
 # `**` crosses folders, `{a,b}` alternates, `*` also matches dot-files; case-sensitive
@@ -67,52 +68,165 @@ class GlobError(ValueError):
     """A glob that cannot be compiled; the message says why."""
 
 
-def glob_regexes(pattern: str) -> list[str]:
-    """Translate one glob into anchored regex sources (one per brace alternative)."""
+def _check(pattern: str) -> None:
     if not pattern or pattern.startswith("/") or "\\" in pattern:
         raise GlobError(f"glob {pattern!r} must be a relative POSIX path pattern")
     if ".." in pattern.split("/"):
         raise GlobError(f"glob {pattern!r} must not climb out of the repository with '..'")
     try:
-        include, _exclude = wcglob.translate(pattern, flags=GLOB_FLAGS)
+        wcglob.translate(pattern, flags=GLOB_FLAGS)  # the reference implementation's verdict
     except Exception as exc:  # wcmatch raises several types for bad patterns
         raise GlobError(f"glob {pattern!r} is invalid: {exc}") from exc
-    return list(include)
+
+
+def expand(pattern: str) -> list[str]:
+    """Brace alternatives of a glob: '*.{yml,yaml}' -> ['*.yml', '*.yaml']."""
+    try:
+        return list(dict.fromkeys(bracex.expand(pattern, limit=1000)))
+    except Exception as exc:  # bracex raises on runaway expansions
+        raise GlobError(f"glob {pattern!r} expands too far: {exc}") from exc
+
+
+def _segment_regex(segment: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(segment):
+        ch = segment[i]
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[" and "]" in segment[i + 2 :]:
+            end = segment.index("]", i + 2)
+            body = segment[i + 1 : end]
+            if body.startswith(("!", "^")):  # a negated class never matches the separator
+                body = "^/" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out)
+
+
+def _brace_free_regex(pattern: str) -> str:
+    """Anchored regex of a brace-free glob. Paths of a listing never hold '.' or '..'
+    segments, so none of the guards a general glob engine needs are paid for here."""
+    parts = pattern.split("/")
+    out: list[str] = []
+    for index, segment in enumerate(parts):
+        last = index == len(parts) - 1
+        if segment == "**":
+            out.append("(?:[^/]+/)*[^/]+" if last else "(?:[^/]+/)*")
+        else:
+            out.append(_segment_regex(segment) + ("" if last else "/"))
+    return "^" + "".join(out) + "$"
+
+
+def glob_regexes(pattern: str) -> list[str]:
+    """Anchored regex sources of a glob, one per brace alternative."""
+    _check(pattern)
+    return [_brace_free_regex(alt) for alt in expand(pattern)]
 
 
 def compile_glob(pattern: str) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{rx})" for rx in glob_regexes(pattern)))
 
 
+_WILD = re.compile(r"[*?\[]")
+
+
+def _bucket(alternative: str) -> tuple[str, str]:
+    """Where a brace-free glob is indexed: by exact base name, by extension, by a literal
+    prefix of the base name, or (rarely) tested against every path."""
+    base = alternative.rsplit("/", 1)[-1]
+    if not _WILD.search(base):
+        return "name", base
+    if "." in base:
+        ext = base.rsplit(".", 1)[1]
+        if ext and not _WILD.search(ext):
+            return "ext", ext
+    prefix = _WILD.split(base, maxsplit=1)[0]
+    if len(prefix) >= PREFIX_LEN:
+        return "prefix", prefix[:PREFIX_LEN]
+    return "any", ""
+
+
+PREFIX_LEN = 3
+Candidate = tuple[re.Pattern[str], tuple[str, ...]]  # a regex and the globs it stands for
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Candidates sharing an index key, behind one union regex that rejects most paths in a
+    single C-level call (Python's `re` tries alternatives without a per-call overhead)."""
+
+    union: re.Pattern[str]
+    candidates: tuple[Candidate, ...]
+
+    @classmethod
+    def of(cls, candidates: tuple[Candidate, ...]) -> Bucket:
+        union = re.compile("|".join(f"(?:{rx.pattern})" for rx, _ in candidates))
+        return cls(union, candidates)
+
+
 @dataclass(frozen=True)
 class PathMatcher:
-    """Matches many globs against many paths with one union regex as a pre-filter.
+    """Matches many globs against every path of a listing in one pass.
 
-    Most paths in a repository match no rule at all; the union regex rejects them in a single
-    C-level pass, and only the few survivors are tested glob by glob.
+    Each glob is split into brace-free alternatives and indexed by what its last segment
+    pins down (exact base name, extension, literal prefix); the rest share one bucket. A path
+    is tested only against its own buckets, each first through its union regex.
     """
 
     globs: tuple[str, ...]
-    compiled: tuple[re.Pattern[str], ...]
-    union: re.Pattern[str] | None
+    by_name: Mapping[str, Bucket]
+    by_ext: Mapping[str, Bucket]
+    by_prefix: Mapping[str, Bucket]
+    anywhere: Bucket | None
 
     @classmethod
     def build(cls, globs: Iterable[str]) -> PathMatcher:
         unique = tuple(dict.fromkeys(globs))
-        compiled = tuple(compile_glob(g) for g in unique)
-        union = re.compile("|".join(f"(?:{c.pattern})" for c in compiled)) if compiled else None
-        return cls(unique, compiled, union)
+        owners: dict[str, list[str]] = {}
+        buckets: dict[tuple[str, str], list[str]] = {}
+        for glob in unique:
+            _check(glob)
+            for alternative in expand(glob):
+                regex = _brace_free_regex(alternative)
+                if regex not in owners:
+                    owners[regex] = []
+                    buckets.setdefault(_bucket(alternative), []).append(regex)
+                if glob not in owners[regex]:
+                    owners[regex].append(glob)
+        compiled = {rx: (re.compile(rx), tuple(globs_)) for rx, globs_ in owners.items()}
+        index: dict[str, dict[str, Bucket]] = {"name": {}, "ext": {}, "prefix": {}}
+        anywhere: Bucket | None = None
+        for (kind, key), regexes in buckets.items():
+            bucket = Bucket.of(tuple(compiled[rx] for rx in regexes))
+            if kind == "any":
+                anywhere = bucket
+            else:
+                index[kind][key] = bucket
+        return cls(unique, index["name"], index["ext"], index["prefix"], anywhere)
 
     def match(self, paths: Sequence[str]) -> Mapping[str, tuple[str, ...]]:
         """Return glob -> matching paths (in listing order) for every glob that matched."""
-        found: dict[str, list[str]] = {}
-        if self.union is None:
-            return {}
-        union_match = self.union.match
+        found: dict[str, dict[str, None]] = {}
+        by_name, by_ext, by_prefix = self.by_name, self.by_ext, self.by_prefix
         for path in paths:
-            if union_match(path) is None:
-                continue
-            for pattern, rx in zip(self.globs, self.compiled, strict=True):
-                if rx.match(path) is not None:
-                    found.setdefault(pattern, []).append(path)
+            base = path.rpartition("/")[2]
+            dot = base.rfind(".")
+            for bucket in (
+                by_name.get(base),
+                by_ext.get(base[dot + 1 :]) if dot >= 0 else None,
+                by_prefix.get(base[:PREFIX_LEN]),
+                self.anywhere,
+            ):
+                if bucket is None or bucket.union.match(path) is None:
+                    continue
+                for regex, owners in bucket.candidates:
+                    if regex.match(path) is not None:
+                        for glob in owners:
+                            found.setdefault(glob, {})[path] = None
         return {g: tuple(ps) for g, ps in found.items()}

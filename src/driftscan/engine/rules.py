@@ -50,11 +50,29 @@ class RuleError(ValueError):
 
 
 @dataclass(frozen=True)
-class FileSignal:
-    glob: str
+class Excludes:
+    """Globs a file-reading signal must not see, on top of the inactive folders."""
+
+    globs: tuple[str, ...] = ()
+    regex: re.Pattern[str] | None = None
+
+    def keeps(self, path: str) -> bool:
+        return self.regex is None or self.regex.match(path) is None
 
     def describe(self) -> str:
-        return f"file {self.glob}"
+        return f" (not {', '.join(self.globs)})" if self.globs else ""
+
+
+NO_EXCLUDES = Excludes()
+
+
+@dataclass(frozen=True)
+class FileSignal:
+    glob: str
+    exclude: Excludes = NO_EXCLUDES
+
+    def describe(self) -> str:
+        return f"file {self.glob}{self.exclude.describe()}"
 
 
 @dataclass(frozen=True)
@@ -62,9 +80,10 @@ class ContentSignal:
     glob: str
     regex: re.Pattern[str]
     example: str
+    exclude: Excludes = NO_EXCLUDES
 
     def describe(self) -> str:
-        return f"content /{self.regex.pattern}/ in {self.glob}"
+        return f"content /{self.regex.pattern}/ in {self.glob}{self.exclude.describe()}"
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,8 @@ class YamlSignal:
     kinds: frozenset[str] = frozenset()
     api_version: re.Pattern[str] | None = None
     matches: re.Pattern[str] | None = None  # scalar at the first key path must match
+    contains: re.Pattern[str] | None = None  # the file's text must match before it is parsed
+    exclude: Excludes = NO_EXCLUDES
 
     def describe(self) -> str:
         parts = []
@@ -85,7 +106,9 @@ class YamlSignal:
             parts.append("keys=" + ",".join(".".join(k) for k in self.keys))
         if self.matches is not None:
             parts.append(f"matches /{self.matches.pattern}/")
-        return f"yaml {' '.join(parts)} in {self.glob}"
+        if self.contains is not None:
+            parts.append(f"contains /{self.contains.pattern}/")
+        return f"yaml {' '.join(parts)} in {self.glob}{self.exclude.describe()}"
 
 
 @dataclass(frozen=True)
@@ -125,6 +148,15 @@ class ActionSignal:
 
 
 @dataclass(frozen=True)
+class CredentialSignal:
+    glob: str
+    exclude: Excludes = NO_EXCLUDES
+
+    def describe(self) -> str:
+        return f"credential in {self.glob}{self.exclude.describe()}"
+
+
+@dataclass(frozen=True)
 class MetaSignal:
     key: str
     value: str | bool
@@ -141,6 +173,7 @@ Signal = (
     | EnvSignal
     | ImageSignal
     | ActionSignal
+    | CredentialSignal
     | MetaSignal
 )
 
@@ -207,6 +240,13 @@ class Ruleset:
         return tuple(r.dimension for r in self.rules)
 
 
+def split_key_path(path: str) -> tuple[str, ...]:
+    """'metadata.annotations.vault\\.hashicorp\\.com/role' -> 3 keys: a backslash escapes a
+    dot that belongs to the key name (annotations and labels are full of them)."""
+    parts = re.split(r"(?<!\\)\.", path)
+    return tuple(part.replace("\\.", ".") for part in parts)
+
+
 def walk_signals(condition: Condition) -> Iterable[Signal]:
     if isinstance(condition, (AnyOf, AllOf)):
         for child in condition.children:
@@ -233,7 +273,17 @@ _TOP_KEYS = {
     "remediation",
 }
 _REQUIRED_TOP = ("id", "category", "dimension", "title", "detect")
-_SIGNAL_KEYS = ("file", "content", "yaml", "dependency", "env", "image", "action", "meta")
+_SIGNAL_KEYS = (
+    "file",
+    "content",
+    "yaml",
+    "dependency",
+    "env",
+    "image",
+    "action",
+    "credential",
+    "meta",
+)
 _COMBINATORS = ("any", "all", "not")
 
 
@@ -430,10 +480,15 @@ class _Loader:
     def signal(self, head: str, node: CommentedMap, line: int | None) -> Signal:
         body = node[head]
         if head == "file":
-            self.allowed_keys(node, {"file"}, line)
-            return FileSignal(self.glob(body, line, "'file'"))
+            self.allowed_keys(node, {"file", "exclude"}, line)
+            return FileSignal(self.glob(body, line, "'file'"), self.excludes(node, line))
+        if head == "credential":
+            self.allowed_keys(node, {"credential", "exclude"}, line)
+            return CredentialSignal(
+                self.glob(body, line, "'credential'"), self.excludes(node, line)
+            )
         if head == "content":
-            self.allowed_keys(node, {"content", "in", "example", "ignore_case"}, line)
+            self.allowed_keys(node, {"content", "in", "example", "ignore_case", "exclude"}, line)
             if "in" not in node:
                 raise self.fail(line, "'content' needs 'in: GLOB' naming the files to search")
             if "example" not in node:
@@ -446,7 +501,9 @@ class _Loader:
                     self.key_line(node, "example"),
                     f"example {example!r} does not match regex {body!r}",
                 )
-            return ContentSignal(self.glob(node["in"], line, "'in'"), regex, example)
+            return ContentSignal(
+                self.glob(node["in"], line, "'in'"), regex, example, self.excludes(node, line)
+            )
         if head == "yaml":
             return self.yaml_signal(body, line)
         if head == "dependency":
@@ -481,17 +538,31 @@ class _Loader:
             raise self.fail(line, "a meta value must be a string or a boolean")
         return MetaSignal(str(key), value)
 
+    def excludes(self, node: CommentedMap, line: int | None) -> Excludes:
+        raw = node.get("exclude")
+        if raw is None:
+            return NO_EXCLUDES
+        globs = [raw] if isinstance(raw, str) else raw
+        if not isinstance(globs, list) or not globs:
+            raise self.fail(line, "'exclude' takes a glob or a list of globs")
+        for glob in globs:
+            self.glob(glob, line, "'exclude'")
+        regex = re.compile("|".join(f"(?:{compile_glob(g).pattern})" for g in globs))
+        return Excludes(tuple(globs), regex)
+
     def yaml_signal(self, body: Any, line: int | None) -> YamlSignal:
         if not isinstance(body, CommentedMap):
             raise self.fail(line, "'yaml' takes a mapping: {in: GLOB, key: a.b | kind: K}")
-        self.allowed_keys(body, {"in", "key", "kind", "apiVersion", "matches"}, line)
+        self.allowed_keys(
+            body, {"in", "key", "kind", "apiVersion", "matches", "contains", "exclude"}, line
+        )
         if "in" not in body:
             raise self.fail(line, "'yaml' needs 'in: GLOB' naming the files to parse")
         keys_raw = body.get("key", [])
         keys_list = [keys_raw] if isinstance(keys_raw, str) else keys_raw
         if not isinstance(keys_list, list) or not all(isinstance(k, str) for k in keys_list):
             raise self.fail(line, "'key' must be a dotted key path or a list of them")
-        keys = tuple(tuple(k.split(".")) for k in keys_list)
+        keys = tuple(split_key_path(k) for k in keys_list)
         kinds_raw = body.get("kind", [])
         kinds_list = [kinds_raw] if isinstance(kinds_raw, str) else kinds_raw
         if not isinstance(kinds_list, list) or not all(isinstance(k, str) for k in kinds_list):
@@ -503,6 +574,7 @@ class _Loader:
         if not keys and not kinds_list and api_rx is None:
             raise self.fail(line, "'yaml' needs at least one of key, kind, apiVersion")
         matches = self.regex(body["matches"], line) if "matches" in body else None
+        contains = self.regex(body["contains"], line) if "contains" in body else None
         if matches is not None and not keys:
             raise self.fail(line, "'matches' applies to the first 'key'; add a key")
         return YamlSignal(
@@ -511,6 +583,8 @@ class _Loader:
             kinds=frozenset(kinds_list),
             api_version=api_rx,
             matches=matches,
+            contains=contains,
+            exclude=self.excludes(body, line),
         )
 
 

@@ -195,9 +195,11 @@ class Store:
         """Write a batch of repository results in one transaction; returns how many."""
         reuse = reuse or {}
         count = 0
+        batch = list(results)
         with Session(self.engine) as session, session.begin():
-            for result in results:
-                repo = self._repo(session, result)
+            repos = self._repos(session, batch)
+            for result in batch:
+                repo = repos[result.location]
                 factset_id: int | None
                 if result.reused and result.location in reuse:
                     factset_id = reuse[result.location].factset_id
@@ -224,15 +226,24 @@ class Store:
                 scan.repo_count += count
         return count
 
-    def _repo(self, session: Session, result: RepoResult) -> RepoRow:
-        row = session.scalars(select(RepoRow).where(RepoRow.location == result.location)).first()
-        if row is None:
-            row = RepoRow(name=result.name, location=result.location, first_seen=_utcnow())
-            session.add(row)
-            session.flush()
-        elif row.name != result.name:
-            row.name = result.name
-        return row
+    def _repos(self, session: Session, batch: Sequence[RepoResult]) -> dict[str, RepoRow]:
+        """The repo rows of a batch, created where new (one query for the known ones)."""
+        locations = list(dict.fromkeys(r.location for r in batch))
+        rows: dict[str, RepoRow] = {}
+        for start in range(0, len(locations), 500):
+            chunk = locations[start : start + 500]
+            for row in session.scalars(select(RepoRow).where(RepoRow.location.in_(chunk))):
+                rows[row.location] = row
+        for result in batch:
+            known = rows.get(result.location)
+            if known is None:
+                new = RepoRow(name=result.name, location=result.location, first_seen=_utcnow())
+                session.add(new)
+                rows[result.location] = new
+            elif known.name != result.name:
+                known.name = result.name
+        session.flush()
+        return rows
 
     def _factset(self, session: Session, facts: Sequence[Fact]) -> int | None:
         if not facts:
@@ -244,19 +255,19 @@ class Store:
         factset = FactSetRow(digest=digest, fact_count=len(facts))
         session.add(factset)
         session.flush()
-        for fact in facts:
-            row = FactRow(
-                factset_id=factset.id,
-                category=fact.category,
-                dimension=fact.dimension,
-                value=fact.value,
+        rows = [
+            FactRow(
+                factset_id=factset.id, category=f.category, dimension=f.dimension, value=f.value
             )
-            session.add(row)
-            session.flush()
-            session.add_all(
-                EvidenceRow(fact_id=row.id, path=e.path, line=e.line, signal=e.signal)
-                for e in fact.evidence
-            )
+            for f in facts
+        ]
+        session.add_all(rows)
+        session.flush()  # one multi-row INSERT .. RETURNING gives every fact its id
+        session.add_all(
+            EvidenceRow(fact_id=row.id, path=e.path, line=e.line, signal=e.signal)
+            for row, fact in zip(rows, facts, strict=True)
+            for e in fact.evidence
+        )
         return factset.id
 
     def finish_scan(self, scan_id: int, status: str) -> None:
