@@ -1,4 +1,4 @@
-"""The bundled demo org is detected exactly as it was labelled by hand (fixtures/demo-org/labels.yaml)."""
+"""The bundled demo org is detected exactly as it was labelled by hand (fixtures/demo-org-labels.yaml)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import yaml
 
 from driftscan.collectors.local import DirSource
 from driftscan.engine.detect import CompiledRuleset, detect_repo
-from tests.conftest import DEMO_ORG
+from tests.conftest import DEMO_ORG, FIXTURES
 
-LABELS = yaml.safe_load((DEMO_ORG / "labels.yaml").read_text())
+LABELS = yaml.safe_load((FIXTURES / "demo-org-labels.yaml").read_text())
 
 
 def test_demo_org_has_a_believable_size() -> None:

@@ -73,13 +73,18 @@ def rules_option(func: F) -> F:
     )(func)
 
 
+def _width(is_tty: bool) -> int | None:
+    """A terminal's own width; in logs $COLUMNS, else 100 (rich would pick 80)."""
+    return None if is_tty or os.environ.get("COLUMNS") else 100
+
+
 def stdout_console() -> Console:
-    # rich honours NO_COLOR and TERM=dumb itself; width falls back to 100 when not a terminal.
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 100)
+    # rich honours NO_COLOR and TERM=dumb itself.
+    return Console(soft_wrap=False, width=_width(sys.stdout.isatty()))
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, width=None if sys.stderr.isatty() else 100)
+    return Console(stderr=True, width=_width(sys.stderr.isatty()))
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:

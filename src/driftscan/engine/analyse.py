@@ -11,6 +11,9 @@ from driftscan.engine.rules import Rule
 from driftscan.models import RepoResult, RepoStatus
 
 
+CORE_CATEGORIES = ("ci", "deploy", "secrets", "monitoring")
+
+
 @dataclass(frozen=True)
 class ValueShare:
     value: str
@@ -51,11 +54,17 @@ class Divergence:
         return h / math.log(len(self.values))
 
 
+def report_order(rule: Rule) -> tuple[int, str]:
+    """The four core categories in catalogue order, then every other dimension by name."""
+    rank = CORE_CATEGORIES.index(rule.category) if rule.category in CORE_CATEGORIES else 99
+    return rank, rule.dimension
+
+
 def divergence(rules: Sequence[Rule], repos: Sequence[RepoResult]) -> list[Divergence]:
     seen = [r for r in repos if r.status is not RepoStatus.ERROR]
     unknown = len(repos) - len(seen)
     out = []
-    for rule in rules:
+    for rule in sorted(rules, key=report_order):
         counts: Counter[str] = Counter()
         with_value = 0
         for repo in seen:
@@ -78,9 +87,6 @@ def divergence(rules: Sequence[Rule], repos: Sequence[RepoResult]) -> list[Diver
             )
         )
     return out
-
-
-CORE_CATEGORIES = ("ci", "deploy", "secrets", "monitoring")
 
 
 def values_by_category(

@@ -58,20 +58,26 @@ def dimension_table(d: Divergence) -> Table:
         )
     if d.unknown:
         table.add_row(Text("(unknown)", style="red"), str(d.unknown), "", "")
+    return table
+
+
+def dimension_summary(d: Divergence) -> Text:
     dominant = (
         f"dominant {d.dominant.value} {d.dominant_share:.0%}" if d.dominant else "no value seen"
     )
-    table.caption = f"{d.distinct} distinct · {dominant} · entropy {d.entropy:.2f}"
-    table.caption_justify = "left"
-    return table
+    return Text(f"{d.distinct} distinct · {dominant} · entropy {d.entropy:.2f}", style="dim")
 
 
 def repos_table(scan: ScanSummary) -> Table:
     table = Table(title="Repositories", title_justify="left", title_style="bold", show_edge=False)
-    table.add_column("repository", no_wrap=True, overflow="fold")
+    table.add_column("repository", overflow="fold")
     for category in CORE_CATEGORIES:
-        table.add_column(CATEGORY_TITLES[category], overflow="fold")
-    table.add_column("notes", overflow="fold")
+        table.add_column(CATEGORY_TITLES[category], overflow="fold", min_width=10)
+    notes_needed = any(
+        r.status is not RepoStatus.OK or r.problems or not r.complete for r in scan.repos
+    )
+    if notes_needed:
+        table.add_column("notes", overflow="fold")
     for repo in scan.repos:
         columns = values_by_category(repo)
         if repo.status is RepoStatus.ERROR:
@@ -85,11 +91,8 @@ def repos_table(scan: ScanSummary) -> Table:
             if not repo.complete:
                 parts.append("partial view")
             notes = Text(", ".join(parts), style="yellow")
-        table.add_row(
-            repo.name,
-            *[", ".join(columns[c]) or Text("—", style="dim") for c in CORE_CATEGORIES],
-            notes,
-        )
+        cells = ["\n".join(columns[c]) or Text("—", style="dim") for c in CORE_CATEGORIES]
+        table.add_row(repo.name, *cells, *([notes] if notes_needed else []))
     return table
 
 
@@ -98,6 +101,7 @@ def render(console: Console, scan: ScanSummary, divergences: Sequence[Divergence
     console.print()
     for d in divergences:
         console.print(dimension_table(d))
+        console.print(dimension_summary(d), soft_wrap=True)
         console.print()
     console.print(repos_table(scan))
     problems = [(r.name, p) for r in scan.repos for p in r.problems]
