@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from driftscan.engine.rules import Rule
 from driftscan.models import RepoResult, RepoStatus
 
-
 CORE_CATEGORIES = ("ci", "deploy", "secrets", "monitoring")
 
 
