@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -125,11 +125,13 @@ class RepoContext:
         meta: RepoMeta,
         max_file_size: int,
         fingerprint_salt: bytes = b"driftscan",
+        prefetch: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.fingerprint_salt = fingerprint_salt
         self.matched = matched
         self.sizes = sizes
         self._read = read
+        self._prefetch = prefetch
         self.meta = meta
         self.max_file_size = max_file_size
         self.problems: dict[str, Problem] = {}
@@ -142,7 +144,19 @@ class RepoContext:
         return self.matched.get(glob, ())
 
     def paths_any(self, globs: tuple[str, ...]) -> list[str]:
-        return list(dict.fromkeys(p for g in globs for p in self.paths(g)))
+        return self.reading(list(dict.fromkeys(p for g in globs for p in self.paths(g))))
+
+    def reading(self, paths: Sequence[str]) -> Sequence[str]:
+        """Announce that these files are about to be read, so a source can fetch the ones not
+        yet loaded in one batch (a pipelined `cat-file`, one API call) instead of one by one."""
+        if self._prefetch is not None:
+            todo = [p for p in paths if p not in self._text]
+            if len(todo) > 1:
+                try:
+                    self._prefetch(todo)
+                except ReadError:
+                    pass  # each file's own read will record the precise problem
+        return paths
 
     def _problem(self, path: str, reason: str) -> None:
         self.problems.setdefault(path, Problem(path, reason))
@@ -278,7 +292,7 @@ def _signal(signal: Condition, ctx: RepoContext) -> list[Evidence]:
         ]
     if isinstance(signal, ContentSignal):
         out = []
-        for path in ctx.paths(signal.glob):
+        for path in ctx.reading(ctx.paths(signal.glob)):
             if not signal.exclude.keeps(path):
                 continue
             text = ctx.active(path)
@@ -323,7 +337,7 @@ def _signal(signal: Condition, ctx: RepoContext) -> list[Evidence]:
 def _yaml(signal: YamlSignal, ctx: RepoContext) -> list[Evidence]:
     out = []
     kind_rx = _kind_regex(signal.kinds)
-    for path in ctx.paths(signal.glob):
+    for path in ctx.reading(ctx.paths(signal.glob)):
         if not signal.exclude.keeps(path):
             continue
         text = ctx.text(path)
@@ -381,8 +395,8 @@ def _credentials(signal: CredentialSignal, ctx: RepoContext) -> list[Evidence]:
     """Type, line and fingerprint only: the value never leaves credentials.find_credentials.
     Raw text on purpose: a commented-out key is still a leaked key."""
     out = []
-    for path in ctx.paths(signal.glob):
-        text = ctx.text(path) if signal.exclude.keeps(path) else None
+    for path in ctx.reading([p for p in ctx.paths(signal.glob) if signal.exclude.keeps(p)]):
+        text = ctx.text(path)
         if text is None:
             continue
         for found in credentials.find_credentials(text, ctx.fingerprint_salt):
@@ -448,9 +462,14 @@ def detect_repo(
     active: list[FileEntry] = [f for f in listing.files if is_active_path(f.path)]
     matched = compiled.matcher.match([f.path for f in active])
     sizes = {f.path: f.size for f in active}
-    source.prefetch(sorted({p for paths in matched.values() for p in paths}))
     ctx = RepoContext(
-        matched, sizes, source.read, meta, options.max_file_size, options.fingerprint_salt
+        matched,
+        sizes,
+        source.read,
+        meta,
+        options.max_file_size,
+        options.fingerprint_salt,
+        source.prefetch,
     )
     facts = detect_facts(compiled.ruleset.rules, ctx)
     return RepoResult(
