@@ -6,6 +6,7 @@ extractors) need; only matched files are read, each read and parsed at most once
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -143,7 +144,7 @@ class RepoContext:
     def paths(self, glob: str) -> tuple[str, ...]:
         return self.matched.get(glob, ())
 
-    def paths_any(self, globs: tuple[str, ...]) -> list[str]:
+    def paths_any(self, globs: tuple[str, ...]) -> Sequence[str]:
         return self.reading(list(dict.fromkeys(p for g in globs for p in self.paths(g))))
 
     def reading(self, paths: Sequence[str]) -> Sequence[str]:
@@ -152,10 +153,9 @@ class RepoContext:
         if self._prefetch is not None:
             todo = [p for p in paths if p not in self._text]
             if len(todo) > 1:
-                try:
+                # On failure each file's own read records the precise problem.
+                with contextlib.suppress(ReadError):
                     self._prefetch(todo)
-                except ReadError:
-                    pass  # each file's own read will record the precise problem
         return paths
 
     def _problem(self, path: str, reason: str) -> None:
