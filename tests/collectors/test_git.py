@@ -176,3 +176,24 @@ def test_discover_folder_of_repos_plain_folder_and_missing(tmp_path: Path) -> No
         ("missing", "nope"),
     ]
     assert specs[-1].reason == "no such path"
+
+
+def test_scans_any_revision(tmp_path: Path, compiled: CompiledRuleset) -> None:
+    repo = service(tmp_path)
+    first = git(repo, "rev-parse", "HEAD")
+    (repo / "Jenkinsfile").write_text("pipeline { agent any }\n")
+    git(repo, "add", "Jenkinsfile")
+    git(repo, "commit", "-qm", "jenkins")
+    old = GitSource(repo, repo / ".git", revision=first)
+    new = GitSource(repo, repo / ".git")
+    try:
+        assert values(detect_repo(compiled, old)) == ["github-actions"]
+        assert old.meta().head == first
+        assert values(detect_repo(compiled, new)) == ["github-actions", "jenkins"]
+    finally:
+        old.close()
+        new.close()
+    bad = GitSource(repo, repo / ".git", revision="no-such-branch")
+    with pytest.raises(ReadError, match="not a commit"):
+        bad.meta()
+    bad.close()

@@ -130,8 +130,10 @@ class GitSource:
         name: str | None = None,
         location: str = "",
         max_file_size: int = 1 << 20,
+        revision: str = "HEAD",
     ) -> None:
         self.max_file_size = max_file_size
+        self.revision = revision  # what is scanned: HEAD, or any commit-ish (a PR's base)
         self.path = path.resolve()
         self.git_dir = git_dir
         self._name = name or self.path.name.removesuffix(".git")
@@ -158,10 +160,13 @@ class GitSource:
 
     def _head(self) -> tuple[str | None, str | None]:
         head, branch = self._head_from_files()
-        if head is not None:
+        if head is not None and self.revision == "HEAD":
             return head, branch
-        header = self._request("HEAD")
+        name = "HEAD" if self.revision == "HEAD" else f"{self.revision}^{{commit}}"
+        header = self._request(name)
         if header is None:
+            if self.revision != "HEAD":
+                raise ReadError(f"revision {self.revision!r} is not a commit of this repository")
             return None, branch  # an unborn branch: no commit yet
         oid, kind, size = header
         self._skip(size)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -69,8 +71,10 @@ def fingerprint(value: str, salt: bytes) -> str:
     return hmac.new(salt, value.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def find_credentials(text: str, salt: bytes) -> Iterator[Credential]:
-    """Every credential in `text` (already comment-stripped by the caller if it wishes)."""
+def find_credentials(text: str, salt: bytes, env_file: bool = False) -> Iterator[Credential]:
+    """Every credential in `text`; `env_file` adds the secret-named-variable check."""
+    if env_file:
+        yield from env_file_secrets(text, salt)
     if _PREFILTER.search(text) is None:
         return
     lines = text.split("\n")
@@ -98,11 +102,58 @@ def _credential(
     yield Credential(plugin.secret_type, index + 1, fingerprint(value, salt))
 
 
+_BASE64_LINE = re.compile(r"^[A-Za-z0-9+/=]+$")
+_PEM_HEADER_LINE = re.compile(r"^[A-Za-z-]+:")  # Proc-Type:, DEK-Info: of encrypted keys
+_CODE_QUOTING = re.compile(r"""^[\s"'`+,]+|(?:\\n|[\s"'`+,;)])+$""")
+
+
 def _pem_block(lines: list[str], start: int) -> str | None:
-    """The whole key block (so the fingerprint identifies the key, not its header)."""
+    """The whole key block (so the fingerprint identifies the key, not its header), or None
+    when what sits between the markers is not key material: "..." in documentation, or code
+    that builds a PEM string at run time."""
     for end in range(start + 1, min(len(lines), start + 200)):
         if _PEM_END.search(lines[end]):
-            body = "".join(line.strip() for line in lines[start + 1 : end])
-            # Documentation shows "..." or "<your key>" between the markers, never a body.
-            return body if len(body) >= 64 and not re.search(r"\.\.\.|<|>|\$\{", body) else None
+            body = []
+            for raw in lines[start + 1 : end]:
+                line = _CODE_QUOTING.sub("", raw)  # a key pasted into a string literal counts
+                if not line or _PEM_HEADER_LINE.match(line):
+                    continue
+                if not _BASE64_LINE.match(line):
+                    return None
+                body.append(line)
+            joined = "".join(body)
+            return joined if len(joined) >= 64 else None
     return None
+
+
+# Env files: a secret-named variable with a random-looking value. The detect-secrets format
+# detectors cannot see these (a Rails SECRET_KEY_BASE is just hex), its keyword and entropy
+# plugins are far too noisy on code; restricted to env files and to values that look random,
+# they are precise.
+_ENV_SECRET = re.compile(
+    r"""^[ \t]*(?:export[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|"""
+    r"""API_?KEY|PRIVATE_KEY|ACCESS_KEY|AUTH_KEY|KEY_BASE)[A-Za-z0-9_]*)[ \t]*=[ \t]*"""
+    r"""["']?(?P<value>[A-Za-z0-9+/=_.\-]{20,})["']?[ \t]*$""",
+    re.I | re.M,
+)
+ENV_SECRET_ENTROPY = 3.5  # bits per character: random hex is ~3.9, English words ~3.0-3.3
+
+
+def env_file_secrets(text: str, salt: bytes) -> Iterator[Credential]:
+    for m in _ENV_SECRET.finditer(text):
+        value = m.group("value")
+        if (
+            _PLACEHOLDER.search(value)
+            or not re.search(r"\d", value)
+            or not re.search(r"[A-Za-z]", value)
+        ):
+            continue
+        if shannon_entropy(value) < ENV_SECRET_ENTROPY:
+            continue
+        line = text.count("\n", 0, m.start("value")) + 1
+        yield Credential("Secret in env file", line, fingerprint(value, salt))
+
+
+def shannon_entropy(value: str) -> float:
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())

@@ -53,6 +53,7 @@ MAX_EVIDENCE_PER_FACT = 20
 YAML_GLOB = "**/*.{yml,yaml}"
 IMAGE_GLOBS = (
     YAML_GLOB,
+    "**/{.env,.env.*,*.env}",
     "**/{Dockerfile,Containerfile,dockerfile,containerfile}{,.*}",
     "**/*.{Dockerfile,dockerfile,Containerfile}",
 )
@@ -227,7 +228,7 @@ class RepoContext:
             out = []
             for path in self.paths_any(IMAGE_GLOBS):
                 text = self.active(path)
-                if text is not None and ("image" in text or "FROM" in text.upper()):
+                if text is not None and ("image" in text.lower() or "FROM" in text.upper()):
                     out += [(ref, path) for ref in extract.images(path, text)]
             return out
 
@@ -369,7 +370,13 @@ def _kind_regex(kinds: frozenset[str]) -> re.Pattern[str] | None:
 def _yaml_doc_line(signal: YamlSignal, doc: Document) -> int | None:
     root = doc.root
     if not root.is_mapping:
-        return None
+        # A top-level list (Ansible playbooks, some CI files) can answer key questions only.
+        if signal.kinds or signal.api_version is not None or not root.items:
+            return None
+    elif root.scalar("kind") == "CustomResourceDefinition" and (
+        "CustomResourceDefinition" not in signal.kinds
+    ):
+        return None  # a CRD is a schema: its field names describe config, they are not config
     line = root.line
     if signal.kinds:
         kind = root.get("kind")
@@ -391,6 +398,9 @@ def _yaml_doc_line(signal: YamlSignal, doc: Document) -> int | None:
     return line
 
 
+_TEMPLATE_SUFFIX = re.compile(r"\.(?:example|sample|template|tmpl|dist|defaults?|skel)$", re.I)
+
+
 def _credentials(signal: CredentialSignal, ctx: RepoContext) -> list[Evidence]:
     """Type, line and fingerprint only: the value never leaves credentials.find_credentials.
     Raw text on purpose: a commented-out key is still a leaked key."""
@@ -399,7 +409,8 @@ def _credentials(signal: CredentialSignal, ctx: RepoContext) -> list[Evidence]:
         text = ctx.text(path)
         if text is None:
             continue
-        for found in credentials.find_credentials(text, ctx.fingerprint_salt):
+        env_file = extract.is_env_file(path) and not _TEMPLATE_SUFFIX.search(path)
+        for found in credentials.find_credentials(text, ctx.fingerprint_salt, env_file):
             out.append(
                 Evidence(path, found.line, f"credential {found.kind} fp:{found.fingerprint}")
             )

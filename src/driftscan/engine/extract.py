@@ -87,7 +87,7 @@ _HASH_NAMES = frozenset(
         ".env",
     ]
 )
-_SLASH_NAMES = frozenset(("jenkinsfile",))
+_HASH_FILES = frozenset((".gitattributes", ".gitignore", ".dockerignore", ".npmrc", "codeowners"))
 
 _BLOCK_SLASH = re.compile(r"/\*.*?\*/", re.S)
 _BLOCK_XML = re.compile(r"<!--.*?-->", re.S)
@@ -98,8 +98,10 @@ def comment_style(path: str) -> str:
     name = basename(path).lower()
     stem = name.split(".", 1)[0]
     ext = name.rsplit(".", 1)[-1] if "." in name else ""
-    if name in _SLASH_NAMES or stem in _SLASH_NAMES or ext in _SLASH_EXT:
+    if name.startswith("jenkinsfile") or ext in _SLASH_EXT or ext == "alloy":
         return "//"
+    if name in _HASH_FILES:
+        return "#"
     if ext in _BOTH_EXT:
         return "both"
     if name in _HASH_NAMES or stem in _HASH_NAMES or ext in _HASH_EXT or name.startswith(".env"):
@@ -164,6 +166,18 @@ _ENV_NAME = re.compile(
 )
 
 
+_VAR_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}$]*)\}")
+_ENV_IMAGE = re.compile(
+    r"""^[ \t]*(?:export[ \t]+)?[A-Z][A-Z0-9_]*IMAGE[A-Z0-9_]*[ \t]*=[ \t]*["']?([^\s"'#$]+)""",
+    re.M,
+)
+
+
+def is_env_file(path: str) -> bool:
+    name = basename(path)
+    return name == ".env" or name.startswith(".env.") or name.endswith(".env")
+
+
 def is_dockerfile(path: str) -> bool:
     name = basename(path).lower()
     return name.startswith(("dockerfile", "containerfile")) or name.endswith(
@@ -198,6 +212,14 @@ def images(path: str, text: str) -> list[ImageRef]:
             name, tag = split_image(ref)
             out.append(ImageRef(name, tag, line_at(text, m.start(1))))
         return out
+    if is_env_file(path):  # compose files often take their images from .env variables
+        for m in _ENV_IMAGE.finditer(text):
+            name, tag = split_image(m.group(1))
+            if "/" in name or tag:
+                out.append(ImageRef(name, tag, line_at(text, m.start(1))))
+        return out
+    # `${REGISTRY:-docker.io}/grafana/grafana` -> its default; lines stay where they were.
+    text = _VAR_DEFAULT.sub(r"\1", text)
     for m in _YAML_IMAGE.finditer(text):
         ref = m.group(1)
         if "$" in ref or "://" in ref or ref.startswith(("./", "/", "@")) or ref.endswith(":"):

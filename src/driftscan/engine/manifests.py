@@ -181,7 +181,9 @@ _GO_REQUIRE = re.compile(r"^\s*(?:require\s+)?([A-Za-z0-9][\w.\-~]*(?:/[\w.\-~]+
 def parse_go_mod(text: str) -> list[Dependency]:
     out = []
     for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("//", 1)[0]
+        line, _, comment = raw.partition("//")
+        if "indirect" in comment:  # resolved by Go, not chosen by the repository
+            continue
         if line.lstrip().startswith(("module", "replace", "exclude", "retract")):
             continue
         m = _GO_REQUIRE.match(line)
@@ -280,9 +282,10 @@ _CSPROJ = re.compile(
 
 
 def parse_csproj(text: str) -> list[Dependency]:
+    clean = _XML_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
     return [
-        Dependency("nuget", normalise("nuget", m.group(1)), text.count("\n", 0, m.start()) + 1)
-        for m in _CSPROJ.finditer(text)
+        Dependency("nuget", normalise("nuget", m.group(1)), clean.count("\n", 0, m.start()) + 1)
+        for m in _CSPROJ.finditer(clean)
     ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import yaml
 
@@ -139,7 +139,12 @@ def _convert(node: yaml.Node, offset: int, budget: list[int], memo: dict[int, No
         entries = []
         for k, v in node.value:
             key_text = k.value if isinstance(k, yaml.ScalarNode) else ""
-            entries.append((str(key_text), _convert(v, offset, budget, memo)))
+            value = _convert(v, offset, budget, memo)
+            key_line = k.start_mark.line + 1 + offset
+            if value.line != key_line and value.text is None:
+                # A block value starts on the next line; evidence should point at its key.
+                value = replace(value, line=key_line)
+            entries.append((str(key_text), value))
         result = Node(line, entries=tuple(entries), is_mapping=True)
     elif isinstance(node, yaml.SequenceNode):
         result = Node(line, items=tuple(_convert(v, offset, budget, memo) for v in node.value))
