@@ -1,6 +1,6 @@
 """Score detection against hand-labelled public repositories (benchmarks/realworld/repos.yaml).
 
-    python benchmarks/realworld/score.py --mirrors /path/to/checkouts [--details] [--json]
+    python benchmarks/realworld/score.py --mirrors /path/to/checkouts [--labels F] [--details]
 
 `--mirrors` is a folder holding a git repository (bare or work tree) per labelled repo, as
 `owner+name/repo`, `owner+name`, `owner/name` or `name`; each is scanned at the labelled commit
@@ -68,8 +68,8 @@ def evidence_of(result: RepoResult, value: str) -> str:
     return ""
 
 
-def score(mirrors: Path) -> tuple[dict[str, Tally], list[str]]:
-    entries: list[dict[str, Any]] = yaml.safe_load(LABELS.read_text())
+def score(mirrors: Path, labels: Path = LABELS) -> tuple[dict[str, Tally], list[str]]:
+    entries: list[dict[str, Any]] = yaml.safe_load(labels.read_text())
     compiled = CompiledRuleset.compile(load_ruleset())
     tallies = {c: Tally() for c in CATEGORIES}
     skipped = []
@@ -113,16 +113,24 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--mirrors", type=Path, required=True)
+    parser.add_argument(
+        "--labels", type=Path, default=LABELS, help="repos.yaml (tuning set) or holdout.yaml"
+    )
     parser.add_argument("--details", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    tallies, skipped = score(args.mirrors)
+    tallies, skipped = score(args.mirrors, args.labels)
     if args.json:
         print(
             json.dumps(
                 {
-                    c: {"precision": t.precision, "recall": t.recall, "tp": t.tp, "fp": t.fp,
-                        "fn": t.fn}
+                    c: {
+                        "precision": t.precision,
+                        "recall": t.recall,
+                        "tp": t.tp,
+                        "fp": t.fp,
+                        "fn": t.fn,
+                    }
                     for c, t in tallies.items()
                 },
                 indent=2,

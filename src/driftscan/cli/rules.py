@@ -17,7 +17,7 @@ from driftscan.cli.common import (
     stdout_console,
 )
 from driftscan.engine.detect import CompiledRuleset
-from driftscan.engine.rules import AllOf, AnyOf, Condition, Not, walk_signals
+from driftscan.reports.rules_doc import describe, render
 from driftscan.ruletest import FixtureError, coverage_problems, load_cases, run_case
 
 
@@ -63,18 +63,6 @@ def list_rules(rules_dirs: tuple[Path, ...], fmt: str) -> None:
     stdout_console().print(table)
 
 
-def describe(condition: Condition, depth: int = 0) -> list[str]:
-    pad = "  " * depth
-    if isinstance(condition, (AnyOf, AllOf)):
-        word = "any of" if isinstance(condition, AnyOf) else "all of"
-        return [f"{pad}{word}:"] + [
-            line for c in condition.children for line in describe(c, depth + 1)
-        ]
-    if isinstance(condition, Not):
-        return [f"{pad}not:", *describe(condition.child, depth + 1)]
-    return [f"{pad}{next(iter(walk_signals(condition))).describe()}"]
-
-
 @rules_group.command("explain")
 @click.argument("rule_id")
 @rules_option
@@ -97,6 +85,19 @@ def explain(rule_id: str, rules_dirs: tuple[Path, ...]) -> None:
         console.print(f"\n[bold cyan]{value}[/bold cyan]")
         for line in describe(condition, 1):
             console.print(line, highlight=False, markup=False)
+
+
+@rules_group.command("doc")
+@rules_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@handle_errors
+def doc(rules_dirs: tuple[Path, ...], output: Path | None) -> None:
+    """Write the rules reference (Markdown) generated from the rule files."""
+    text = render(get_ruleset(rules_dirs))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
 
 
 @rules_group.command("test")

@@ -286,8 +286,9 @@ def evaluate(condition: Condition, ctx: RepoContext) -> Found:
 
 def _signal(signal: Condition, ctx: RepoContext) -> list[Evidence]:
     if isinstance(signal, FileSignal):
+        # The file itself is the proof; line 1 gives every consumer (SARIF, editors) a place.
         return [
-            Evidence(p, None, signal.describe())
+            Evidence(p, 1, signal.describe())
             for p in ctx.paths(signal.glob)
             if signal.exclude.keeps(p)
         ]

@@ -95,11 +95,12 @@ class YamlSignal:
     matches: re.Pattern[str] | None = None  # scalar at the first key path must match
     contains: re.Pattern[str] | None = None  # the file's text must match before it is parsed
     exclude: Excludes = NO_EXCLUDES
+    api_glob: str = ""  # apiVersion as written in the rule, for descriptions
 
     def describe(self) -> str:
         parts = []
         if self.api_version is not None:
-            parts.append(f"apiVersion~{self.api_version.pattern}")
+            parts.append(f"apiVersion={self.api_glob}")
         if self.kinds:
             parts.append("kind=" + "|".join(sorted(self.kinds)))
         if self.keys:
@@ -585,6 +586,7 @@ class _Loader:
             matches=matches,
             contains=contains,
             exclude=self.excludes(body, line),
+            api_glob=api if isinstance(api, str) else "",
         )
 
 
