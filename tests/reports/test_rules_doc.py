@@ -35,7 +35,7 @@ def test_every_catalogue_id_has_a_rule_value(ruleset: Ruleset) -> None:
         if line.startswith("## "):
             section = line.split()[1]
         m = re.match(r"^\| ([a-z0-9-]+) \|", line)
-        if m and section in ("ci", "deploy", "secrets", "monitoring") and m.group(1) != "id":
-            if m.group(1) not in values:
-                missing.append(f"{section}:{m.group(1)}")
+        core = section in ("ci", "deploy", "secrets", "monitoring")
+        if m and core and m.group(1) != "id" and m.group(1) not in values:
+            missing.append(f"{section}:{m.group(1)}")
     assert not missing
