@@ -121,6 +121,7 @@ class RepoResult:
     error: str | None = None
     reused: bool = False  # facts were taken from an earlier scan of the same head and ruleset
     complete: bool = True
+    owners: tuple[str, ...] = ()  # from CODEOWNERS: teams and people, in file order
 
     def values(self, dimension: str) -> tuple[str, ...]:
         return tuple(sorted(f.value for f in self.facts if f.dimension == dimension))
@@ -137,3 +138,4 @@ class ScanSummary:
     ruleset_digest: str
     sources: tuple[str, ...] = ()
     repos: tuple[RepoResult, ...] = field(default=())
+    note: str | None = None  # why a scan stopped early and how to finish it

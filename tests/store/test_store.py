@@ -122,3 +122,45 @@ def test_urls_never_show_passwords() -> None:
     with pytest.raises(StoreError) as info:
         Store("nosuchdialect://u:hunter2@h/d")
     assert "hunter2" not in str(info.value)
+
+
+def test_a_database_of_the_first_schema_upgrades_with_its_history(db_url: str) -> None:
+    old = Store(db_url)
+    old.upgrade("0001")
+    with old.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO scan (id, started_at, finished_at, status, ruleset_digest, tool_version,"
+                " sources, repo_count) VALUES (1, '2026-01-05 10:00:00', '2026-01-05 10:01:00',"
+                " 'complete', 'd0', '0.0.1', '[\"/org\"]', 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO repo (id, name, location, first_seen) VALUES (1, 'api', '/org/api', '2026-01-05 10:00:00')"
+            )
+        )
+        conn.execute(text("INSERT INTO factset (id, digest, fact_count) VALUES (1, 'x', 1)"))
+        conn.execute(
+            text(
+                "INSERT INTO fact (id, factset_id, category, dimension, value) VALUES (1, 1, 'ci', 'ci.system', 'jenkins')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO evidence (id, fact_id, path, line, signal) VALUES (1, 1, 'Jenkinsfile', NULL, 'file')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO repo_scan (id, scan_id, repo_id, head, default_branch, status, error, problems,"
+                " factset_id, reused, complete, ruleset_digest) VALUES (1, 1, 1, 'abc', 'main', 'ok', NULL,"
+                " '[]', 1, false, true, 'd0')"
+            )
+        )
+    before, after = old.upgrade()
+    assert (before, after) == ("0001", old.head_revision())
+    scan = old.load_scan(1)
+    assert scan.repos[0].values("ci.system") == ("jenkins",)
+    assert scan.repos[0].owners == () and scan.repos[0].meta.topics == ()
+    old.engine.dispose()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from driftscan.engine import credentials, extract, manifests
+from driftscan.engine.codeowners import CODEOWNERS_PATHS, parse_owners
 from driftscan.engine.paths import PathMatcher, is_active_path
 from driftscan.engine.rules import (
     ActionSignal,
@@ -38,6 +39,7 @@ from driftscan.models import (
     Evidence,
     Fact,
     FileEntry,
+    Listing,
     Problem,
     ReadError,
     RepoMeta,
@@ -110,6 +112,7 @@ class CompiledRuleset:
         }
         for need in sorted(needs):
             globs.extend(fixed[need])
+        globs.extend(CODEOWNERS_PATHS)
         return cls(ruleset, PathMatcher.build(globs), frozenset(needs))
 
 
@@ -492,4 +495,19 @@ def detect_repo(
         facts=facts,
         problems=listing.problems + tuple(ctx.problems.values()),
         complete=listing.complete,
+        owners=_owners(ctx),
     )
+
+
+def _owners(ctx: RepoContext) -> tuple[str, ...]:
+    for path in CODEOWNERS_PATHS:
+        if ctx.paths(path):
+            text = ctx.text(path)
+            return parse_owners(text) if text is not None else ()
+    return ()
+
+
+def matched_paths(compiled: CompiledRuleset, listing: Listing) -> list[str]:
+    """Every active path some rule may read, for sources that fetch files in bulk."""
+    active = [f.path for f in listing.files if is_active_path(f.path)]
+    return sorted({p for paths in compiled.matcher.match(active).values() for p in paths})

@@ -23,6 +23,12 @@ def repo_dict(repo: RepoResult) -> dict[str, Any]:
         "error": repo.error,
         "reused": repo.reused,
         "complete": repo.complete,
+        "owners": list(repo.owners),
+        "archived": repo.meta.archived,
+        "fork": repo.meta.fork,
+        "topics": list(repo.meta.topics),
+        "visibility": repo.meta.visibility,
+        "pushed_at": repo.meta.pushed_at,
         "facts": [
             {
                 "category": f.category,
@@ -67,6 +73,7 @@ def report_dict(scan: ScanSummary, divergences: Sequence[Divergence]) -> dict[st
             "status": scan.status,
             "ruleset_digest": scan.ruleset_digest,
             "sources": list(scan.sources),
+            "note": scan.note,
         },
         "repos": [repo_dict(r) for r in scan.repos],
         "dimensions": [divergence_dict(d) for d in divergences],

@@ -84,6 +84,7 @@ class KnownHead:
 
     head: str
     factset_id: int | None
+    owners: tuple[str, ...] = ()
 
 
 class Store:
@@ -122,14 +123,14 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
 
-    def upgrade(self) -> tuple[str | None, str | None]:
-        """Bring the schema to the newest revision; returns (before, after)."""
+    def upgrade(self, revision: str = "head") -> tuple[str | None, str | None]:
+        """Bring the schema to the newest (or the given) revision; returns (before, after)."""
         before = self.current_revision()
         cfg = self._alembic_config()
         try:
             with self.engine.begin() as conn:
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, revision)
         except SQLAlchemyError as exc:
             raise StoreError(f"migration failed on {safe_url(self.url)}: {_short(exc)}") from None
         return before, self.current_revision()
@@ -168,7 +169,13 @@ class Store:
     def known_heads(self, ruleset_digest: str) -> dict[str, KnownHead]:
         """location -> last successful, complete scan with this ruleset (for reuse)."""
         stmt = (
-            select(RepoRow.location, RepoScanRow.head, RepoScanRow.factset_id, RepoScanRow.id)
+            select(
+                RepoRow.location,
+                RepoScanRow.head,
+                RepoScanRow.factset_id,
+                RepoScanRow.owners,
+                RepoScanRow.id,
+            )
             .join(RepoScanRow, RepoScanRow.repo_id == RepoRow.id)
             .where(
                 RepoScanRow.ruleset_digest == ruleset_digest,
@@ -180,9 +187,9 @@ class Store:
         )
         known: dict[str, KnownHead] = {}
         with Session(self.engine) as session:
-            for location, head, factset_id, _id in session.execute(stmt):
+            for location, head, factset_id, owners, _id in session.execute(stmt):
                 if head is not None:
-                    known[location] = KnownHead(head, factset_id)
+                    known[location] = KnownHead(head, factset_id, tuple(owners or ()))
         return known
 
     def record(
@@ -201,10 +208,13 @@ class Store:
             for result in batch:
                 repo = repos[result.location]
                 factset_id: int | None
+                owners = result.owners
                 if result.reused and result.location in reuse:
                     factset_id = reuse[result.location].factset_id
+                    owners = reuse[result.location].owners
                 else:
                     factset_id = self._factset(session, result.facts)
+                meta = result.meta
                 session.add(
                     RepoScanRow(
                         scan_id=scan_id,
@@ -218,6 +228,12 @@ class Store:
                         reused=result.reused,
                         complete=result.complete,
                         ruleset_digest=ruleset_digest,
+                        archived=meta.archived,
+                        fork=meta.fork,
+                        topics=list(meta.topics),
+                        pushed_at=meta.pushed_at,
+                        visibility=meta.visibility,
+                        owners=list(owners),
                     )
                 )
                 count += 1
@@ -270,12 +286,33 @@ class Store:
         )
         return factset.id
 
-    def finish_scan(self, scan_id: int, status: str) -> None:
+    def finish_scan(self, scan_id: int, status: str, note: str | None = None) -> None:
         with Session(self.engine) as session, session.begin():
             scan = session.get(ScanRow, scan_id)
             if scan is not None:
                 scan.status = status
                 scan.finished_at = _utcnow()
+                scan.note = note
+
+    def resumable_scan(self, sources: Sequence[str]) -> tuple[int, set[str]] | None:
+        """The newest scan of exactly these sources that stopped early, and the locations it
+        already holds: `scan --resume` finishes it instead of starting over."""
+        with Session(self.engine) as session:
+            scan = session.scalars(select(ScanRow).order_by(ScanRow.id.desc()).limit(1)).first()
+            if scan is None or scan.status not in ("incomplete", "running"):
+                return None
+            if list(scan.sources or []) != list(sources):
+                return None
+            done = set(
+                session.scalars(
+                    select(RepoRow.location)
+                    .join(RepoScanRow, RepoScanRow.repo_id == RepoRow.id)
+                    .where(RepoScanRow.scan_id == scan.id)
+                )
+            )
+            scan.status = "running"
+            session.commit()
+            return scan.id, done
 
     # -- reading --------------------------------------------------------------------------
 
@@ -315,13 +352,22 @@ class Store:
                 RepoResult(
                     name=repo.name,
                     location=repo.location,
-                    meta=RepoMeta(default_branch=rs.default_branch, head=rs.head),
+                    meta=RepoMeta(
+                        default_branch=rs.default_branch,
+                        head=rs.head,
+                        archived=bool(rs.archived),
+                        fork=bool(rs.fork),
+                        topics=tuple(rs.topics or ()),
+                        pushed_at=rs.pushed_at,
+                        visibility=rs.visibility,
+                    ),
                     status=RepoStatus(rs.status),
                     facts=facts.get(rs.factset_id, ()) if rs.factset_id is not None else (),
                     problems=tuple(Problem(p[0], p[1]) for p in rs.problems or ()),
                     error=rs.error,
                     reused=rs.reused,
                     complete=rs.complete,
+                    owners=tuple(rs.owners or ()),
                 )
                 for rs, repo in rows
             )
@@ -365,6 +411,7 @@ def _summary(row: ScanRow, repos: tuple[RepoResult, ...] = ()) -> ScanSummary:
         ruleset_digest=row.ruleset_digest,
         sources=tuple(row.sources or ()),
         repos=repos,
+        note=row.note,
     )
 
 

@@ -30,6 +30,7 @@ class ScanRow(Base):
     tool_version: Mapped[str] = mapped_column(String(32))
     sources: Mapped[list[str]] = mapped_column(JSON)
     repo_count: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text)  # why a scan is incomplete, how to resume
 
 
 class RepoRow(Base):
@@ -93,3 +94,9 @@ class RepoScanRow(Base):
     reused: Mapped[bool]
     complete: Mapped[bool]
     ruleset_digest: Mapped[str] = mapped_column(String(64))
+    archived: Mapped[bool | None]
+    fork: Mapped[bool | None]
+    topics: Mapped[list[str] | None] = mapped_column(JSON)
+    pushed_at: Mapped[str | None] = mapped_column(String(40))
+    visibility: Mapped[str | None] = mapped_column(String(16))
+    owners: Mapped[list[str] | None] = mapped_column(JSON)
