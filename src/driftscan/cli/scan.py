@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from driftscan.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     db_option,
+    fail,
     fingerprint_salt,
     get_ruleset,
     handle_errors,
@@ -20,14 +22,19 @@ from driftscan.cli.common import (
     rules_option,
     stderr_console,
 )
+from driftscan.cli.forge import ForgeRequest, forge_options
 from driftscan.cli.output import FORMATS, emit
-from driftscan.models import RepoResult
-from driftscan.runner import ScanOptions, run_scan
+from driftscan.forge_runner import ForgeScanOptions, run_forge_scan
+from driftscan.models import ReadError, RepoResult
+from driftscan.runner import ScanOptions, ScanOutcome, run_scan
 from driftscan.store.queries import safe_url
+
+ProgressFn = Callable[[RepoResult, int, int], None]
 
 
 @click.command("scan")
-@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.argument("sources", nargs=-1, required=False, metavar="[SOURCE]...")
+@forge_options
 @db_option
 @rules_option
 @click.option(
@@ -51,7 +58,7 @@ from driftscan.store.queries import safe_url
     type=click.IntRange(0, 64),
     default=0,
     show_default=True,
-    help="Worker processes (0: one per CPU core).",
+    help="Worker processes for local sources (0: one per CPU core).",
 )
 @click.option(
     "--max-file-size",
@@ -70,6 +77,7 @@ from driftscan.store.queries import safe_url
 @handle_errors
 def scan(
     sources: tuple[str, ...],
+    forge: ForgeRequest,
     db_url: str | None,
     rules_dirs: tuple[Path, ...],
     fmt: str,
@@ -86,23 +94,90 @@ def scan(
     SOURCE is a git repository, a folder of git repositories (each one is scanned), any other
     folder (scanned as one repository), or a git URL (cloned shallow, blob-filtered, without
     checkout). Git repositories are read at their HEAD commit: what is committed, not the
-    work tree.
+    work tree. Whole GitHub organisations and GitLab groups are read through their APIs
+    (no clone), with a token from the environment.
 
     \b
     Examples:
       driftscan scan ~/src/acme                  # every git repo in the folder
       driftscan scan fixtures/demo-org/*         # each folder is one repository
       driftscan scan https://github.com/acme/api.git --format json -o api.json
-      driftscan scan ~/src/acme --db postgresql+psycopg://driftscan@db/driftscan
+      GITHUB_TOKEN=... driftscan scan --github-org acme --exclude 'sandbox-*'
+      GITLAB_TOKEN=... driftscan scan --gitlab-group acme/platform --gitlab-url https://git.acme.io
+      driftscan scan --github-org acme --resume  # finish a scan parked on a rate limit
     """
+    if not sources and not forge.wanted:
+        fail(
+            "nothing to scan: give SOURCE paths/URLs, --github-org/--github-repo or --gitlab-group"
+        )
+    if sources and forge.wanted:
+        fail("scan local SOURCEs and a forge in separate runs (each becomes its own scan)")
     size_cap = parse_size(max_file_size)
     ruleset = get_ruleset(rules_dirs)
     store = open_store(db_url)
     err = stderr_console()
-    options = ScanOptions(
-        jobs=jobs, max_file_size=size_cap, reuse=not no_reuse, fingerprint_salt=fingerprint_salt()
-    )
-    show_bar = not quiet and sys.stderr.isatty()
+    salt = fingerprint_salt()
+    budget: Callable[[], str] | None = None
+    run: Callable[[ProgressFn | None], ScanOutcome]
+    if forge.wanted:
+        try:
+            client, label, repo_filter = forge.build()
+        except ReadError as exc:
+            fail(str(exc))
+            return
+        budget = client.log.budget
+        forge_options_ = ForgeScanOptions(
+            concurrency=forge.concurrency,
+            max_file_size=size_cap,
+            reuse=not no_reuse,
+            resume=forge.resume,
+            fingerprint_salt=salt,
+        )
+
+        def run(progress: ProgressFn | None) -> ScanOutcome:
+            try:
+                return run_forge_scan(
+                    client, repo_filter, store, ruleset, label, forge_options_, progress
+                )
+            except ReadError as exc:
+                fail(str(exc), EXIT_FAILED)
+                raise
+
+    else:
+        options = ScanOptions(
+            jobs=jobs, max_file_size=size_cap, reuse=not no_reuse, fingerprint_salt=salt
+        )
+
+        def run(progress: ProgressFn | None) -> ScanOutcome:
+            return run_scan(sources, store, ruleset, options, progress)
+
+    outcome = _with_progress(run, quiet, verbose, budget)
+    if not quiet:
+        requests = f", {client.log.total} API requests" if forge.wanted else ""
+        err.print(
+            f"scanned {outcome.repos} repositories in {outcome.seconds:.1f}s "
+            f"({outcome.errors} could not be scanned, {outcome.reused} unchanged and reused"
+            f"{requests}) -> scan #{outcome.scan_id} ({outcome.status}) in {safe_url(store.url)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    summary = store.load_scan(outcome.scan_id)
+    if summary.note and not quiet:
+        err.print(summary.note, style="yellow", highlight=False, soft_wrap=True)
+    if fmt != "none":
+        emit(summary, ruleset, fmt, output)
+    if outcome.status != "complete" or (strict and outcome.errors):
+        raise SystemExit(EXIT_FAILED)
+    raise SystemExit(EXIT_OK)
+
+
+def _with_progress(
+    run: Callable[[ProgressFn | None], ScanOutcome],
+    quiet: bool,
+    verbose: bool,
+    budget: Callable[[], str] | None,
+) -> ScanOutcome:
+    err = stderr_console()
 
     def log_line(result: RepoResult, done: int, total: int) -> None:
         state = "reused" if result.reused else result.status.value
@@ -114,38 +189,23 @@ def scan(
             soft_wrap=True,
         )
 
-    if show_bar:
-        with Progress(
-            TextColumn("[bold]scanning"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("", total=None)
+    if quiet or not sys.stderr.isatty():
+        return run(log_line if verbose and not quiet else None)
+    with Progress(
+        TextColumn("[bold]scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
 
-            def on_result(result: RepoResult, done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total, description=result.name)
-                if verbose:
-                    log_line(result, done, total)
+        def on_result(result: RepoResult, done: int, total: int) -> None:
+            extra = f" · {budget()}" if budget is not None else ""
+            bar.update(task, completed=done, total=total, description=result.name + extra)
+            if verbose:
+                log_line(result, done, total)
 
-            outcome = run_scan(sources, store, ruleset, options, on_result)
-    else:
-        outcome = run_scan(
-            sources, store, ruleset, options, log_line if verbose and not quiet else None
-        )
-    if not quiet:
-        err.print(
-            f"scanned {outcome.repos} repositories in {outcome.seconds:.1f}s "
-            f"({outcome.errors} could not be scanned, {outcome.reused} unchanged and reused) "
-            f"-> scan #{outcome.scan_id} in {safe_url(store.url)}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    if fmt != "none":
-        emit(store.load_scan(outcome.scan_id), ruleset, fmt, output)
-    if strict and outcome.errors:
-        raise SystemExit(EXIT_FAILED)
-    raise SystemExit(EXIT_OK)
+        return run(on_result)

@@ -1,0 +1,200 @@
+"""Scans a GitHub organisation or GitLab group through its API.
+
+1. List every repository with its head commit (one request per 100 repositories).
+2. Unchanged repositories (same head, same ruleset) reuse their stored facts: no request.
+3. The rest go in chunks: listings fetched concurrently (bounded), then the files their rules
+   need for the whole chunk in as few batched reads as the forge allows, then detection.
+4. Results stream into the store. When a rate limit would need a longer wait than allowed,
+   the scan parks: what is done is stored, the scan is marked `incomplete` with a note, and
+   `driftscan scan ... --resume` finishes it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from driftscan import __version__
+from driftscan.collectors.forge import ForgeClient, ForgeSource, Parked, RemoteRepo, RepoFilter
+from driftscan.engine.detect import CompiledRuleset, DetectOptions, detect_repo, matched_paths
+from driftscan.engine.rules import Ruleset
+from driftscan.models import Listing, ReadError, RepoResult, RepoStatus
+from driftscan.runner import ScanOutcome
+from driftscan.store.queries import KnownHead, Store
+
+CHUNK = 25
+
+
+@dataclass(frozen=True)
+class ForgeScanOptions:
+    concurrency: int = 4  # parallel listing requests; GitHub asks for modest concurrency
+    max_file_size: int = 1 << 20
+    reuse: bool = True
+    resume: bool = False
+    fingerprint_salt: bytes = b"driftscan"
+
+
+Progress = Callable[[RepoResult, int, int], None]
+
+
+_CODE = frozenset(
+    [
+        "py",
+        "js",
+        "mjs",
+        "cjs",
+        "jsx",
+        "ts",
+        "tsx",
+        "go",
+        "java",
+        "kt",
+        "kts",
+        "rb",
+        "php",
+        "cs",
+        "rs",
+        "scala",
+        "swift",
+    ]
+)
+
+
+def _eager(paths: Sequence[str]) -> list[str]:
+    """Files fetched up front for a chunk. Source code (read only when a rule's dependency
+    gate opens) is fetched on demand, so that a large codebase costs nothing it does not use."""
+    return [p for p in paths if p.rsplit(".", 1)[-1] not in _CODE]
+
+
+def run_forge_scan(
+    client: ForgeClient,
+    repo_filter: RepoFilter,
+    store: Store,
+    ruleset: Ruleset,
+    label: str,
+    options: ForgeScanOptions | None = None,
+    progress: Progress | None = None,
+) -> ScanOutcome:
+    options = options or ForgeScanOptions()
+    started = time.monotonic()
+    compiled = CompiledRuleset.compile(ruleset)
+    detect_options = DetectOptions(options.max_file_size, options.fingerprint_salt)
+    sources = [label]
+    resumed = store.resumable_scan(sources) if options.resume else None
+    scan_id, done_locations = resumed or (
+        store.begin_scan(sources, ruleset.digest, __version__),
+        set(),
+    )
+    known: dict[str, KnownHead] = store.known_heads(ruleset.digest) if options.reuse else {}
+    skipped: Counter[str] = Counter()
+    done = errors = reused = 0
+    total = 0
+
+    def emit(batch: list[RepoResult]) -> None:
+        nonlocal done, errors, reused
+        for result in batch:
+            done += 1
+            errors += result.status is RepoStatus.ERROR
+            reused += result.reused
+            if progress is not None:
+                progress(result, done, total)
+        store.record(scan_id, batch, ruleset.digest, known)
+
+    try:
+        repos: list[RemoteRepo] = []
+        for repo in client.list_repos():
+            reason = repo_filter.reason_to_skip(repo)
+            if reason is not None:
+                skipped[reason] += 1
+            elif repo.url not in done_locations:
+                repos.append(repo)
+        total = len(repos)
+        quick: list[RepoResult] = []
+        todo: list[RemoteRepo] = []
+        for repo in repos:
+            previous = known.get(repo.url)
+            if previous is not None and repo.head is not None and previous.head == repo.head:
+                quick.append(
+                    RepoResult(repo.full_name, repo.url, repo.meta(), RepoStatus.OK, reused=True)
+                )
+            else:
+                todo.append(repo)
+        if quick:
+            emit(quick)
+        with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
+            for start in range(0, len(todo), CHUNK):
+                chunk = todo[start : start + CHUNK]
+                emit(_scan_chunk(client, chunk, compiled, detect_options, pool))
+    except Parked as parked:
+        resume_at = time.strftime("%H:%M UTC", time.gmtime(time.time() + parked.wait_seconds))
+        note = (
+            f"parked: {parked} (needs a {parked.wait_seconds:.0f}s wait, over --max-wait); "
+            f"{done} of {total} repositories stored. After {resume_at}, run the same "
+            "command with --resume to finish this scan."
+        )
+        store.finish_scan(scan_id, "incomplete", note)
+        return ScanOutcome(scan_id, done, errors, reused, "incomplete", time.monotonic() - started)
+    except KeyboardInterrupt:
+        store.finish_scan(scan_id, "incomplete", "interrupted; rerun with --resume to finish")
+        raise
+    except ReadError as exc:  # the organisation or group itself could not be listed
+        store.finish_scan(scan_id, "failed", str(exc))
+        raise
+    skip_note: str | None = None
+    if skipped:
+        parts = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
+        skip_note = f"skipped by filters: {parts}"
+    store.finish_scan(scan_id, "complete", skip_note)
+    return ScanOutcome(scan_id, done, errors, reused, "complete", time.monotonic() - started)
+
+
+def _scan_chunk(
+    client: ForgeClient,
+    chunk: list[RemoteRepo],
+    compiled: CompiledRuleset,
+    options: DetectOptions,
+    pool: ThreadPoolExecutor,
+) -> list[RepoResult]:
+    sources = [ForgeSource(client, repo, options.max_file_size) for repo in chunk]
+    listings = list(pool.map(_listing, sources))
+    wanted = []
+    for source, listing in zip(sources, listings, strict=True):
+        if isinstance(listing, Listing) and listing.files:
+            refs = source.refs(_eager(matched_paths(compiled, listing)))
+            if refs:
+                wanted.append((source.repo, refs))
+    if wanted:
+        blobs = client.read_blobs(wanted, options.max_file_size)
+        by_repo: dict[str, dict[str, bytes | ReadError]] = {}
+        for (full_name, path), blob in blobs.items():
+            by_repo.setdefault(full_name, {})[path] = blob
+        for source in sources:
+            source.fill(by_repo.get(source.repo.full_name, {}))
+    results = []
+    for source, listing in zip(sources, listings, strict=True):
+        if isinstance(listing, ReadError):
+            results.append(
+                RepoResult(
+                    source.name,
+                    source.location,
+                    source.meta(),
+                    RepoStatus.ERROR,
+                    error=str(listing),
+                )
+            )
+            continue
+        try:
+            results.append(detect_repo(compiled, source, options))
+        finally:
+            source.close()
+    return results
+
+
+def _listing(source: ForgeSource) -> Listing | ReadError:
+    try:
+        return source.list_files()
+    except ReadError as exc:
+        return exc

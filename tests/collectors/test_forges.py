@@ -1,0 +1,407 @@
+"""GitHub and GitLab scans replayed with `responses`: same facts as a local scan of the same
+repositories, request budgets, filters, rate limits, parking and resume, partial errors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import responses
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from driftscan.collectors.forge import RepoFilter
+from driftscan.collectors.git import GitSource
+from driftscan.collectors.github import AppCredentials, GitHubClient
+from driftscan.collectors.gitlab import GitLabClient
+from driftscan.engine.detect import CompiledRuleset, detect_repo
+from driftscan.engine.rules import Ruleset
+from driftscan.forge_runner import ForgeScanOptions, run_forge_scan
+from driftscan.models import RepoStatus
+from driftscan.store.queries import Store
+from tests.collectors.fake_forges import GITLAB, FakeGitHub, FakeGitLab, RateLimit, ServedRepo
+from tests.conftest import DEMO_ORG, make_git_repo
+
+NAMES = (
+    "payments-api",
+    "legacy-billing",
+    "k8s-platform",
+    "storefront-monorepo",
+    "engineering-handbook",
+)
+TOKEN = "ghp_" + "T0kenThatMustNeverBeStored" + "x" * 10
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> list[ServedRepo]:
+    root = tmp_path_factory.mktemp("served")
+    repos = [
+        ServedRepo(f"acme/{name}", make_git_repo(DEMO_ORG / name, root / name)) for name in NAMES
+    ]
+    archived = make_git_repo(DEMO_ORG / "base-images", root / "old")
+    repos.append(ServedRepo("acme/old-images", archived, archived=True))
+    repos.append(ServedRepo("acme/forked-lib", archived, fork=True))
+    repos.append(ServedRepo("acme/new-empty", None))
+    return repos
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(f"sqlite:///{tmp_path / 'forge.db'}")
+    s.ensure_schema()
+    return s
+
+
+def local_facts(compiled: CompiledRuleset, repo: ServedRepo) -> set[tuple[str, str]]:
+    assert repo.path is not None
+    source = GitSource(repo.path, repo.path / ".git")
+    try:
+        return {(f.dimension, f.value) for f in detect_repo(compiled, source).facts}
+    finally:
+        source.close()
+
+
+def stored_facts(store: Store, scan_id: int) -> dict[str, set[tuple[str, str]]]:
+    return {
+        r.name: {(f.dimension, f.value) for f in r.facts} for r in store.load_scan(scan_id).repos
+    }
+
+
+def github(monkeypatch: pytest.MonkeyPatch, **kwargs: object) -> GitHubClient:
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    return GitHubClient(org="acme", max_wait=60, **kwargs)  # type: ignore[arg-type]
+
+
+def test_github_org_scan_equals_local_scan_within_the_request_budget(
+    served: list[ServedRepo],
+    store: Store,
+    ruleset: Ruleset,
+    compiled: CompiledRuleset,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeGitHub("acme", served, page_size=3)
+    with responses.RequestsMock() as rs:
+        fake.install(rs)
+        outcome = run_forge_scan(github(monkeypatch), RepoFilter(), store, ruleset, "github:acme")
+        auth = {c.request.headers.get("Authorization") for c in rs.calls}
+    assert outcome.status == "complete" and outcome.errors == 0
+    facts = stored_facts(store, outcome.scan_id)
+    scanned = [r for r in served if not (r.archived or r.fork)]
+    assert sorted(facts) == sorted(r.full_name for r in scanned)
+    for repo in scanned:
+        expected = local_facts(compiled, repo) if repo.path else set()
+        assert facts[repo.full_name] == expected, repo.full_name
+    scan = store.load_scan(outcome.scan_id)
+    assert scan.note == "skipped by filters: 1 archived, 1 fork"
+    payments = next(r for r in scan.repos if r.name == "acme/payments-api")
+    assert (
+        payments.owners
+        and payments.meta.visibility == "private"
+        and payments.location == "https://github.com/acme/payments-api"
+    )
+    assert next(r for r in scan.repos if r.name == "acme/new-empty").status is RepoStatus.EMPTY
+    # 3 listing pages + one tree per non-empty repo (an empty one has no head: no request)
+    non_empty = sum(1 for r in scanned if r.path)
+    assert fake.calls["rest"] == non_empty
+    assert fake.calls["graphql"] <= 3 + 2  # pages, the chunk's blob batch, code read on demand
+    assert (fake.calls["rest"] + fake.calls["graphql"] - 3) / len(scanned) <= 1.5
+    assert auth == {f"token {TOKEN}"}
+    assert TOKEN.encode() not in Path(store.url.removeprefix("sqlite:///")).read_bytes()
+
+
+def test_unchanged_rescan_costs_only_the_listing_pages(
+    served: list[ServedRepo], store: Store, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeGitHub("acme", served, page_size=100)
+    with responses.RequestsMock() as rs:
+        fake.install(rs)
+        first = run_forge_scan(github(monkeypatch), RepoFilter(), store, ruleset, "github:acme")
+        before = sum(fake.calls.values())
+        second = run_forge_scan(github(monkeypatch), RepoFilter(), store, ruleset, "github:acme")
+    assert sum(fake.calls.values()) - before == 1  # one listing page, nothing per repository
+    assert second.reused == first.repos - 1  # all but the empty repository
+    assert stored_facts(store, first.scan_id) == stored_facts(store, second.scan_id)
+
+
+def test_filters_by_name_topic_archived_and_forks(
+    served: list[ServedRepo], store: Store, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeGitHub("acme", served, page_size=100)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        fake.install(rs)
+        repo_filter = RepoFilter(
+            include=("*-*",), exclude=("/^k8s/",), include_archived=True, include_forks=True
+        )
+        outcome = run_forge_scan(
+            github(monkeypatch), repo_filter, store, ruleset, "github:acme filtered"
+        )
+    names = {r.name for r in store.load_scan(outcome.scan_id).repos}
+    assert names == {
+        "acme/payments-api",
+        "acme/legacy-billing",
+        "acme/storefront-monorepo",
+        "acme/engineering-handbook",
+        "acme/old-images",
+        "acme/forked-lib",
+        "acme/new-empty",
+    }
+
+
+def test_truncated_tree_is_walked_folder_by_folder(
+    served: list[ServedRepo],
+    store: Store,
+    ruleset: Ruleset,
+    compiled: CompiledRuleset,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeGitHub("acme", served, page_size=100, truncate=("acme/storefront-monorepo",))
+    with responses.RequestsMock() as rs:
+        fake.install(rs)
+        outcome = run_forge_scan(
+            github(monkeypatch),
+            RepoFilter(include=("storefront-*",)),
+            store,
+            ruleset,
+            "github:acme",
+        )
+    repo = next(r for r in served if r.full_name == "acme/storefront-monorepo")
+    assert stored_facts(store, outcome.scan_id)["acme/storefront-monorepo"] == local_facts(
+        compiled, repo
+    )
+    assert fake.calls["rest"] > 5  # the recursive call, then one per folder
+
+
+def test_transient_errors_and_secondary_limits_are_retried(
+    served: list[ServedRepo], store: Store, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeGitHub("acme", served, page_size=100)
+    fake.trouble = [
+        RateLimit(502, kind="graphql"),
+        RateLimit(429, kind="rest"),  # no Retry-After: bounded exponential backoff
+        RateLimit(
+            403,
+            kind="rest",
+            headers={"Retry-After": "0"},
+            body={
+                "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+            },
+        ),
+    ]
+    with responses.RequestsMock() as rs:
+        fake.install(rs)
+        outcome = run_forge_scan(
+            github(monkeypatch),
+            RepoFilter(include=("payments-*", "legacy-*")),
+            store,
+            ruleset,
+            "github:acme",
+        )
+    assert (outcome.status, outcome.errors, outcome.repos) == ("complete", 0, 2)
+
+
+def test_primary_rate_limit_parks_the_scan_and_resume_finishes_it(
+    served: list[ServedRepo], store: Store, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeGitHub("acme", served, page_size=100)
+    reset = str(int(time.time()) + 3600)
+    fake.trouble = [
+        RateLimit(
+            403,
+            count=10,
+            kind="graphql",
+            headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
+            body={
+                "message": "API rate limit exceeded for user ID 1.",
+                "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting",
+            },
+        )
+    ]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        fake.install(rs)
+        # the listing page goes through; the first blob batch hits the exhausted budget
+        fake.trouble[0].count = 0
+        client = github(monkeypatch)
+        listing = list(client.list_repos())
+        assert len(listing) == len(served)
+        fake.trouble[0].count = 10
+        parked = run_forge_scan(client, RepoFilter(), store, ruleset, "github:acme")
+        assert parked.status == "incomplete"
+        scan = store.load_scan(parked.scan_id)
+        assert scan.status == "incomplete" and "--resume" in (scan.note or "")
+        fake.trouble.clear()
+        resumed = run_forge_scan(
+            github(monkeypatch),
+            RepoFilter(),
+            store,
+            ruleset,
+            "github:acme",
+            ForgeScanOptions(resume=True),
+        )
+    assert resumed.scan_id == parked.scan_id and resumed.status == "complete"
+    final = store.load_scan(parked.scan_id)
+    assert len(final.repos) == len({r.name for r in final.repos}) == len(served) - 2
+
+
+def test_missing_repositories_and_graphql_partial_errors_are_recorded(
+    served: list[ServedRepo], store: Store, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeGitHub("acme", served, page_size=100)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    client = GitHubClient(repos=("acme/payments-api", "acme/gone"), max_wait=60)
+    with responses.RequestsMock() as rs:
+        fake.install(rs)
+        outcome = run_forge_scan(
+            client, RepoFilter(), store, ruleset, "github:acme/payments-api,acme/gone"
+        )
+    repos = {r.name: r for r in store.load_scan(outcome.scan_id).repos}
+    assert repos["acme/gone"].status is RepoStatus.ERROR
+    assert "Could not resolve to a Repository" in (repos["acme/gone"].error or "")
+    assert repos["acme/payments-api"].values("ci.system") == ("github-actions",)
+
+
+def test_unknown_organisation_is_a_clear_error(
+    served: list[ServedRepo], store: Store, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeGitHub("acme", served)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        fake.install(rs)
+        client = GitHubClient(org="nope", max_wait=60)
+        with pytest.raises(Exception, match="Could not resolve to an Organization"):
+            run_forge_scan(client, RepoFilter(), store, ruleset, "github:nope")
+    assert store.scans()[0].status == "failed"
+
+
+def test_github_app_authentication(
+    served: list[ServedRepo],
+    store: Store,
+    ruleset: Ruleset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "app.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    fake = FakeGitHub("acme", served, page_size=100)
+    installation_token = "ghs_" + "InstallationTokenValue0123456789abcd"
+    with responses.RequestsMock() as rs:
+        fake.install(rs)
+        rs.add(
+            responses.GET,
+            "https://api.github.com:443/orgs/acme/installation",
+            json={"id": 4242, "account": {"login": "acme"}, "app_id": 7},
+        )
+        rs.add(
+            responses.POST,
+            "https://api.github.com:443/app/installations/4242/access_tokens",
+            json={
+                "token": installation_token,
+                "expires_at": "2099-01-01T00:00:00Z",
+                "permissions": {"contents": "read"},
+            },
+            status=201,
+        )
+        client = GitHubClient(org="acme", app=AppCredentials("7", key_file), max_wait=60)
+        outcome = run_forge_scan(
+            client, RepoFilter(include=("payments-*",)), store, ruleset, "github:acme"
+        )
+        graphql_auth = {
+            c.request.headers.get("Authorization") for c in rs.calls if "graphql" in c.request.url
+        }
+    assert outcome.status == "complete" and outcome.repos == 1
+    assert graphql_auth == {f"token {installation_token}"}
+
+
+# -- GitLab ---------------------------------------------------------------------------------
+
+
+def gitlab_repos(served: list[ServedRepo]) -> list[ServedRepo]:
+    return [
+        ServedRepo(
+            r.full_name.replace(
+                "acme/", "acme/platform/sub/" if "k8s" in r.full_name else "acme/platform/"
+            ),
+            r.path,
+            r.archived,
+            r.fork,
+            r.topics,
+        )
+        for r in served
+    ]
+
+
+def test_gitlab_group_scan_equals_local_scan(
+    served: list[ServedRepo],
+    store: Store,
+    ruleset: Ruleset,
+    compiled: CompiledRuleset,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITLAB_TOKEN", "glpat-" + "NeverStoreMe0123456789")
+    repos = gitlab_repos(served)
+    fake = FakeGitLab("acme/platform", repos, page_size=3)
+    with responses.RequestsMock() as rs:
+        fake.install(rs)
+        client = GitLabClient(group="acme/platform", url=GITLAB, max_wait=60)
+        outcome = run_forge_scan(client, RepoFilter(), store, ruleset, "gitlab:acme/platform")
+        tokens = {c.request.headers.get("PRIVATE-TOKEN") for c in rs.calls}
+        before = sum(fake.calls.values())
+        rescan = run_forge_scan(
+            GitLabClient(group="acme/platform", url=GITLAB),
+            RepoFilter(),
+            store,
+            ruleset,
+            "gitlab:acme/platform",
+        )
+        rescan_calls = sum(fake.calls.values()) - before
+    assert outcome.status == "complete" and outcome.errors == 0
+    facts = stored_facts(store, outcome.scan_id)
+    for repo in repos:
+        if repo.archived or repo.fork:
+            assert repo.full_name not in facts
+        else:
+            assert facts[repo.full_name] == (local_facts(compiled, repo) if repo.path else set()), (
+                repo.full_name
+            )
+    assert tokens == {"glpat-NeverStoreMe0123456789"}
+    # rescan: 3 project pages (this server caps per_page at 3) + one head query per 100
+    # projects, nothing per project
+    assert rescan.reused == outcome.repos - 1 and rescan_calls == 3 + 1
+
+
+def test_gitlab_rate_limit_waits_or_parks(
+    served: list[ServedRepo], store: Store, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITLAB_TOKEN", "glpat-x")
+    repos = gitlab_repos(served)
+    fake = FakeGitLab("acme/platform", repos)
+    fake.trouble = [RateLimit(429, kind="rest", headers={"Retry-After": "0"})]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        fake.install(rs)
+        ok = run_forge_scan(
+            GitLabClient(group="acme/platform", url=GITLAB, max_wait=60),
+            RepoFilter(),
+            store,
+            ruleset,
+            "gitlab:g",
+        )
+        assert ok.status == "complete"
+        fake.trouble = [RateLimit(429, count=50, kind="graphql", headers={"Retry-After": "3600"})]
+        parked = run_forge_scan(
+            GitLabClient(group="acme/platform", url=GITLAB, max_wait=60),
+            RepoFilter(),
+            store,
+            ruleset,
+            "gitlab:h",
+            ForgeScanOptions(reuse=False),
+        )
+    assert parked.status == "incomplete"
+    assert "3600s" in (store.load_scan(parked.scan_id).note or "")
