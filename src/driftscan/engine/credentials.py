@@ -71,10 +71,15 @@ def fingerprint(value: str, salt: bytes) -> str:
     return hmac.new(salt, value.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def find_credentials(text: str, salt: bytes, env_file: bool = False) -> Iterator[Credential]:
-    """Every credential in `text`; `env_file` adds the secret-named-variable check."""
+def find_credentials(
+    text: str, salt: bytes, env_file: bool = False, config_file: bool = False
+) -> Iterator[Credential]:
+    """Every credential in `text`; env and configuration files add the secret-named-key
+    checks (a random value under a secret's name)."""
     if env_file:
         yield from env_file_secrets(text, salt)
+    elif config_file:
+        yield from config_file_secrets(text, salt)
     if _PREFILTER.search(text) is None:
         return
     lines = text.split("\n")
@@ -131,7 +136,7 @@ def _pem_block(lines: list[str], start: int) -> str | None:
 # plugins are far too noisy on code; restricted to env files and to values that look random,
 # they are precise.
 _ENV_SECRET = re.compile(
-    r"""^[ \t]*(?:export[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|"""
+    r"""^[ \t]*(?:export[ \t]+)?(?P<name>(?=[A-Za-z_])[A-Za-z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|"""
     r"""API_?KEY|PRIVATE_KEY|ACCESS_KEY|AUTH_KEY|KEY_BASE)[A-Za-z0-9_]*)[ \t]*=[ \t]*"""
     r"""["']?(?P<value>[A-Za-z0-9+/=_.\-]{20,})["']?[ \t]*$""",
     re.I | re.M,
@@ -139,16 +144,53 @@ _ENV_SECRET = re.compile(
 ENV_SECRET_ENTROPY = 3.5  # bits per character: random hex is ~3.9, English words ~3.0-3.3
 
 
+# Configuration files (YAML, Elixir/Ruby config, JSON, TOML, properties): a secret-named key
+# whose value is a long random string, e.g. a committed Rails/Phoenix `secret_key_base`.
+_CONFIG_SECRET = re.compile(
+    r"""^[ \t]*["']?(?P<name>(?=[A-Za-z_])[A-Za-z0-9_]*(?:secret_key_base|secret_key|client_secret|"""
+    r"""api_?key|access_key|private_key|auth_token|signing_key|encryption_key|_secret|_token|"""
+    r"""password))["']?[ \t]*(?::|=>?)[ \t]*["']?(?P<value>[A-Za-z0-9+/=_\-]{32,})["']?[ \t]*,?[ \t]*$""",
+    re.I | re.M,
+)
+CONFIG_SUFFIXES = (
+    ".yml",
+    ".yaml",
+    ".exs",
+    ".json",
+    ".toml",
+    ".properties",
+    ".ini",
+    ".cfg",
+    ".conf",
+)
+
+
+_CIPHERTEXT = re.compile(r"SealedSecret|encryptedData:|^sops:|ENC\[|\$ANSIBLE_VAULT", re.M)
+
+
+def config_file_secrets(text: str, salt: bytes) -> Iterator[Credential]:
+    if _CIPHERTEXT.search(text):  # encrypted secrets are the opposite of plaintext ones
+        return
+    for m in _CONFIG_SECRET.finditer(text):
+        found = _random_value(m.group("value"))
+        if found:
+            line = text.count("\n", 0, m.start("value")) + 1
+            yield Credential("Secret in configuration", line, fingerprint(m.group("value"), salt))
+
+
+def _random_value(value: str) -> bool:
+    return (
+        not _PLACEHOLDER.search(value)
+        and re.search(r"\d", value) is not None
+        and re.search(r"[A-Za-z]", value) is not None
+        and shannon_entropy(value) >= ENV_SECRET_ENTROPY
+    )
+
+
 def env_file_secrets(text: str, salt: bytes) -> Iterator[Credential]:
     for m in _ENV_SECRET.finditer(text):
         value = m.group("value")
-        if (
-            _PLACEHOLDER.search(value)
-            or not re.search(r"\d", value)
-            or not re.search(r"[A-Za-z]", value)
-        ):
-            continue
-        if shannon_entropy(value) < ENV_SECRET_ENTROPY:
+        if not _random_value(value):
             continue
         line = text.count("\n", 0, m.start("value")) + 1
         yield Credential("Secret in env file", line, fingerprint(value, salt))

@@ -56,6 +56,7 @@ YAML_GLOB = "**/*.{yml,yaml}"
 IMAGE_GLOBS = (
     YAML_GLOB,
     "**/{.env,.env.*,*.env}",
+    "**/*.{nomad,hcl,tf,tofu}",
     "**/{Dockerfile,Containerfile,dockerfile,containerfile}{,.*}",
     "**/*.{Dockerfile,dockerfile,Containerfile}",
 )
@@ -402,6 +403,11 @@ def _yaml_doc_line(signal: YamlSignal, doc: Document) -> int | None:
     return line
 
 
+# Throwaway secrets of test pipelines and local compose stacks are not what the
+# configuration check is for; format-specific detectors still read these files.
+_CI_OR_COMPOSE = re.compile(
+    r"(?:^|/)(?:\.ci|ci|\.github|\.circleci|\.buildkite)/|compose[^/]*\.ya?ml$"
+)
 _TEMPLATE_SUFFIX = re.compile(r"\.(?:example|sample|template|tmpl|dist|defaults?|skel)$", re.I)
 
 
@@ -413,8 +419,15 @@ def _credentials(signal: CredentialSignal, ctx: RepoContext) -> list[Evidence]:
         text = ctx.text(path)
         if text is None:
             continue
-        env_file = extract.is_env_file(path) and not _TEMPLATE_SUFFIX.search(path)
-        for found in credentials.find_credentials(text, ctx.fingerprint_salt, env_file):
+        template = _TEMPLATE_SUFFIX.search(path) is not None
+        env_file = extract.is_env_file(path) and not template
+        config_file = (
+            path.endswith(credentials.CONFIG_SUFFIXES)
+            and not template
+            and _CI_OR_COMPOSE.search(path) is None
+        )
+        found_all = credentials.find_credentials(text, ctx.fingerprint_salt, env_file, config_file)
+        for found in found_all:
             out.append(
                 Evidence(path, found.line, f"credential {found.kind} fp:{found.fingerprint}")
             )

@@ -166,6 +166,7 @@ _ENV_NAME = re.compile(
 )
 
 
+_HCL_IMAGE = re.compile(r'^[ \t]*"?image"?[ \t]*[=:][ \t]*"([^"$\s{}]+)"', re.M)
 _VAR_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}$]*)\}")
 _ENV_IMAGE = re.compile(
     r"""^[ \t]*(?:export[ \t]+)?[A-Z][A-Z0-9_]*IMAGE[A-Z0-9_]*[ \t]*=[ \t]*["']?([^\s"'#$]+)""",
@@ -210,6 +211,11 @@ def images(path: str, text: str) -> list[ImageRef]:
             if ref.lower() in stages or ref.lower() == "scratch" or "$" in ref:
                 continue
             name, tag = split_image(ref)
+            out.append(ImageRef(name, tag, line_at(text, m.start(1))))
+        return out
+    if path.endswith((".nomad", ".hcl", ".tf", ".tofu")):  # Nomad jobs, ECS/k8s via Terraform
+        for m in _HCL_IMAGE.finditer(text):
+            name, tag = split_image(m.group(1))
             out.append(ImageRef(name, tag, line_at(text, m.start(1))))
         return out
     if is_env_file(path):  # compose files often take their images from .env variables

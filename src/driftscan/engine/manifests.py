@@ -63,16 +63,49 @@ def _pep508_names(specs: Iterable[Any]) -> Iterator[str]:
                 yield m.group(1)
 
 
+_VIA = re.compile(r"^\s*#\s+(?:via\b\s*(?P<inline>.*)|(?P<item>\S.*))$")
+
+
 def parse_requirements(text: str) -> list[Dependency]:
-    out = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    """Requirement lines. In pip-compile output every pin carries `# via` comments naming who
+    asked for it: a pin wanted only by other packages (no `-r`/`-c` file, no `.in`) is
+    resolved, not declared, and is left out like a lockfile entry."""
+    out: list[Dependency] = []
+    lines = text.splitlines()
+    for index, raw in enumerate(lines):
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith(("#", "-", "git+", "http:", "https:", "file:", ".")):
             continue
         m = _PEP508_NAME.match(line)
-        if m:
-            out.append(Dependency("pypi", normalise("pypi", m.group(1)), number))
+        if m and not _transitive(raw, lines, index):
+            out.append(Dependency("pypi", normalise("pypi", m.group(1)), index + 1))
     return out
+
+
+def _transitive(raw: str, lines: list[str], index: int) -> bool:
+    sources: list[str] = []
+    inline = raw.partition(" # via ")[2].strip()
+    if inline:
+        sources.append(inline)
+    in_via = False
+    for following in lines[index + 1 :]:
+        m = _VIA.match(following)
+        if m is None:
+            break
+        if m.group("inline") is not None:
+            in_via = True
+            if m.group("inline"):
+                sources.append(m.group("inline"))
+        elif in_via:
+            sources.append(m.group("item"))
+    if not sources:
+        return False  # hand-written file: every line is a choice
+    return not any(
+        s.startswith(("-r", "-c"))
+        or s.endswith((".in", ".txt", ".toml"))
+        or s.startswith("pyproject")
+        for s in sources
+    )
 
 
 def _toml(text: str) -> dict[str, Any]:

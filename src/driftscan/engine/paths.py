@@ -24,12 +24,13 @@ INACTIVE_DIRS: tuple[str, ...] = (
     "third_party",
     "third-party",
     "thirdparty",
-    "external",
     "example",
     "examples",
     "_examples",
     "sample",
     "samples",
+    "exercises",  # teaching material: answers, not this repository's setup
+    "solutions",
     "testdata",
     "test-data",
     "test_data",
@@ -53,13 +54,16 @@ _INACTIVE_DIR_SET = frozenset(INACTIVE_DIRS)
 _INACTIVE_PAIR_SET = frozenset(INACTIVE_PAIRS)
 
 
+_INACTIVE_SUFFIXES = ("-examples", "_examples", "-samples", "_samples", "-demos", "_demos")
+
+
 def is_active_path(path: str) -> bool:
     """False when any folder of `path` marks it as a copy, an example or test data."""
     parts = path.split("/")[:-1]
     if not parts:
         return True
     lowered = [p.lower() for p in parts]
-    if any(p in _INACTIVE_DIR_SET for p in lowered):
+    if any(p in _INACTIVE_DIR_SET or p.endswith(_INACTIVE_SUFFIXES) for p in lowered):
         return False
     return not any(pair in _INACTIVE_PAIR_SET for pair in pairwise(lowered))
 
