@@ -136,8 +136,9 @@ def _pem_block(lines: list[str], start: int) -> str | None:
 # plugins are far too noisy on code; restricted to env files and to values that look random,
 # they are precise.
 _ENV_SECRET = re.compile(
-    r"""^[ \t]*(?:export[ \t]+)?(?P<name>(?=[A-Za-z_])[A-Za-z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|"""
-    r"""API_?KEY|PRIVATE_KEY|ACCESS_KEY|AUTH_KEY|KEY_BASE)[A-Za-z0-9_]*)[ \t]*=[ \t]*"""
+    r"""^[ \t]*(?:export[ \t]+)?(?P<name>(?=[A-Za-z_])[A-Za-z0-9_]*"""
+    r"""(?:SECRET|TOKEN|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|ACCESS_KEY|AUTH_KEY|KEY_BASE)"""
+    r"""[A-Za-z0-9_]*)[ \t]*=[ \t]*"""
     r"""["']?(?P<value>[A-Za-z0-9+/=_.\-]{20,})["']?[ \t]*$""",
     re.I | re.M,
 )
@@ -147,9 +148,10 @@ ENV_SECRET_ENTROPY = 3.5  # bits per character: random hex is ~3.9, English word
 # Configuration files (YAML, Elixir/Ruby config, JSON, TOML, properties): a secret-named key
 # whose value is a long random string, e.g. a committed Rails/Phoenix `secret_key_base`.
 _CONFIG_SECRET = re.compile(
-    r"""^[ \t]*["']?(?P<name>(?=[A-Za-z_])[A-Za-z0-9_]*(?:secret_key_base|secret_key|client_secret|"""
-    r"""api_?key|access_key|private_key|auth_token|signing_key|encryption_key|_secret|_token|"""
-    r"""password))["']?[ \t]*(?::|=>?)[ \t]*["']?(?P<value>[A-Za-z0-9+/=_\-]{32,})["']?[ \t]*,?[ \t]*$""",
+    r"""^[ \t]*["']?(?P<name>(?=[A-Za-z_])[A-Za-z0-9_]*(?:secret_key_base|secret_key|"""
+    r"""client_secret|api_?key|access_key|private_key|auth_token|signing_key|encryption_key|"""
+    r"""_secret|_token|password))["']?[ \t]*(?::|=>?)[ \t]*"""
+    r"""["']?(?P<value>[A-Za-z0-9+/=_\-]{32,})["']?[ \t]*,?[ \t]*$""",
     re.I | re.M,
 )
 CONFIG_SUFFIXES = (
