@@ -45,3 +45,21 @@ def test_documentation_examples_and_placeholders_are_not_credentials() -> None:
 
 def test_text_without_candidates_is_cheap_and_empty() -> None:
     assert list(find_credentials("plain: yaml\n" * 10_000, b"s")) == []
+
+
+RANDOM_HEX = "cc139335228526cabba4bb52dc522323a0c86db5c611dd2879364bb1ecd46"
+
+
+def test_random_secrets_under_secret_names_in_env_and_config_files() -> None:
+    env = f"DEBUG=1\nSECRET={RANDOM_HEX}\nAPP_SECRET_TOKEN={RANDOM_HEX[::-1]}\nPASSWORD=changeme\nAPI_KEY=abcdefghijklmnopqrstuvwxyz123456\n"
+    assert [(c.kind, c.line) for c in find_credentials(env, b"s", env_file=True)] == [
+        ("Secret in env file", 2),
+        ("Secret in env file", 3),
+    ]
+    yml = f"development:\n  secret_key_base: {RANDOM_HEX}\nproduction:\n  secret_key_base: <%= ENV['SECRET_KEY_BASE'] %>\n"
+    assert [c.line for c in find_credentials(yml, b"s", config_file=True)] == [2]
+    exs = f'config :app, AppWeb.Endpoint,\n  secret_key_base: "{RANDOM_HEX}",\n  live_view: [signing_salt: "x"]\n'
+    assert [c.line for c in find_credentials(exs, b"s", config_file=True)] == [2]
+    sealed = f"kind: SealedSecret\nspec:\n  encryptedData:\n    password: {RANDOM_HEX}\n"
+    assert list(find_credentials(sealed, b"s", config_file=True)) == []
+    assert list(find_credentials(yml, b"s")) == []  # the keyword checks need a file kind

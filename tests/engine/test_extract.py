@@ -136,3 +136,16 @@ def test_path_matcher_agrees_with_wcmatch(paths: list[str]) -> None:
             dict.fromkeys(p for p in paths if wcglob.globmatch(p, glob, flags=GLOB_FLAGS))
         )
         assert found.get(glob, ()) == expected, glob
+
+
+def test_images_in_nomad_and_terraform() -> None:
+    text = 'job "prom" {\n  task "p" {\n    config {\n      image = "prom/prometheus:v2.53.0"\n    }\n  }\n}\n'
+    assert [(r.name, r.tag, r.line) for r in extract.images("jobs/prometheus.nomad", text)] == [
+        ("prom/prometheus", "v2.53.0", 4)
+    ]
+
+
+def test_teaching_and_example_folders_are_inactive() -> None:
+    for path in ("topics/cicd/solutions/Jenkinsfile", "exercises/k8s/deploy.yaml", "maven-resolver-demos/a/key.pem", "app/spring-examples/Dockerfile"):
+        assert not is_active_path(path), path
+    assert is_active_path("storefront-demo/Dockerfile")
