@@ -15,10 +15,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlparse
 
 from driftscan import __version__
 from driftscan.collectors.forge import ForgeClient, ForgeSource, Parked, RemoteRepo, RepoFilter
+from driftscan.collectors.git import CachedClone
 from driftscan.engine.detect import CompiledRuleset, DetectOptions, detect_repo, matched_paths
 from driftscan.engine.rules import Ruleset
 from driftscan.models import Listing, ReadError, RepoResult, RepoStatus
@@ -35,6 +38,7 @@ class ForgeScanOptions:
     reuse: bool = True
     resume: bool = False
     fingerprint_salt: bytes = b"driftscan"
+    clone_dir: Path | None = None  # `--clone`: shallow blob-less clones kept here across scans
 
 
 Progress = Callable[[RepoResult, int, int], None]
@@ -127,7 +131,14 @@ def run_forge_scan(
         with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
             for start in range(0, len(todo), CHUNK):
                 chunk = todo[start : start + CHUNK]
-                emit(_scan_chunk(client, chunk, compiled, detect_options, pool))
+                if options.clone_dir is not None:
+                    emit(
+                        _clone_chunk(
+                            client, chunk, compiled, detect_options, pool, options.clone_dir
+                        )
+                    )
+                else:
+                    emit(_scan_chunk(client, chunk, compiled, detect_options, pool))
     except Parked as parked:
         resume_at = time.strftime("%H:%M UTC", time.gmtime(time.time() + parked.wait_seconds))
         note = (
@@ -191,6 +202,48 @@ def _scan_chunk(
         finally:
             source.close()
     return results
+
+
+def _clone_chunk(
+    client: ForgeClient,
+    chunk: list[RemoteRepo],
+    compiled: CompiledRuleset,
+    options: DetectOptions,
+    pool: ThreadPoolExecutor,
+    clone_dir: Path,
+) -> list[RepoResult]:
+    header = client.git_auth_header()
+
+    def scan(repo: RemoteRepo) -> RepoResult:
+        url = client.clone_url(repo)
+        host = urlparse(url).netloc.rsplit("@", 1)[-1] or "local"
+        try:
+            source = CachedClone(
+                url,
+                clone_dir / host / f"{repo.full_name}.git",
+                repo.full_name,
+                repo.url,
+                repo.head,
+                options.max_file_size,
+                header,
+            )
+        except ReadError as exc:
+            return RepoResult(
+                repo.full_name, repo.url, repo.meta(), RepoStatus.ERROR, error=str(exc)
+            )
+        try:
+            listing = source.list_files()
+            source.prefetch(_eager(matched_paths(compiled, listing)))
+            result = detect_repo(compiled, source, options)
+        except ReadError as exc:
+            return RepoResult(
+                repo.full_name, repo.url, repo.meta(), RepoStatus.ERROR, error=str(exc)
+            )
+        finally:
+            source.close()
+        return replace(result, meta=repo.meta())  # the forge knows topics, archived, ...
+
+    return list(pool.map(scan, chunk))
 
 
 def _listing(source: ForgeSource) -> Listing | ReadError:

@@ -3,6 +3,7 @@ repositories, request budgets, filters, rate limits, parking and resume, partial
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -405,3 +406,44 @@ def test_gitlab_rate_limit_waits_or_parks(
         )
     assert parked.status == "incomplete"
     assert "3600s" in (store.load_scan(parked.scan_id).note or "")
+
+
+def test_clone_mode_equals_api_mode_and_reuses_its_cache(
+    served: list[ServedRepo],
+    store: Store,
+    ruleset: Ruleset,
+    compiled: CompiledRuleset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A git "server" laid out like github.com/<owner>/<name>.git, serving the same repositories.
+    server = tmp_path / "server" / "acme"
+    server.mkdir(parents=True)
+    for repo in served:
+        if repo.path is not None:
+            git_config = ["config", "uploadpack.allowFilter", "true"]
+            subprocess.run(["git", *git_config], cwd=repo.path, check=True)
+            subprocess.run(
+                ["git", "config", "uploadpack.allowAnySHA1InWant", "true"],
+                cwd=repo.path,
+                check=True,
+            )
+            (server / f"{repo.full_name.split('/')[1]}.git").symlink_to(repo.path)
+    fake = FakeGitHub("acme", served, page_size=100)
+    cache = tmp_path / "clones"
+    options = ForgeScanOptions(clone_dir=cache, reuse=False)
+    repo_filter = RepoFilter(include=("payments-*", "k8s-*"))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        fake.install(rs)
+        client = GitHubClient(org="acme", max_wait=60, clone_base=f"file://{tmp_path / 'server'}")
+        first = run_forge_scan(client, repo_filter, store, ruleset, "github:acme", options)
+        second = run_forge_scan(client, repo_filter, store, ruleset, "github:acme", options)
+    assert first.status == second.status == "complete" and first.errors == 0
+    for repo in served:
+        if repo.full_name in ("acme/payments-api", "acme/k8s-platform"):
+            assert stored_facts(store, first.scan_id)[repo.full_name] == local_facts(compiled, repo)
+            assert stored_facts(store, second.scan_id)[repo.full_name] == local_facts(
+                compiled, repo
+            )
+    assert (cache / "local" / "acme" / "payments-api.git" / "HEAD").is_file()
+    assert fake.calls["rest"] == 0  # no file API at all in clone mode

@@ -146,6 +146,11 @@ def test_images_in_nomad_and_terraform() -> None:
 
 
 def test_teaching_and_example_folders_are_inactive() -> None:
-    for path in ("topics/cicd/solutions/Jenkinsfile", "exercises/k8s/deploy.yaml", "maven-resolver-demos/a/key.pem", "app/spring-examples/Dockerfile"):
+    for path in (
+        "topics/cicd/solutions/Jenkinsfile",
+        "exercises/k8s/deploy.yaml",
+        "maven-resolver-demos/a/key.pem",
+        "app/spring-examples/Dockerfile",
+    ):
         assert not is_active_path(path), path
     assert is_active_path("storefront-demo/Dockerfile")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from platformdirs import user_cache_path
 
 from driftscan.collectors.forge import ForgeClient, RepoFilter
 from driftscan.collectors.github import AppCredentials, GitHubClient
@@ -37,6 +38,14 @@ class ForgeRequest:
     max_wait: float
     concurrency: int
     resume: bool
+    clone: bool = False
+    clone_dir: Path | None = None
+
+    def clone_folder(self) -> Path | None:
+        """Where `--clone` keeps its clones: --clone-dir, else the user cache folder."""
+        if not self.clone:
+            return None
+        return self.clone_dir or user_cache_path("driftscan", appauthor=False) / "clones"
 
     @property
     def wanted(self) -> bool:
@@ -192,6 +201,17 @@ _OPTIONS: list[Callable[[F], F]] = [
     click.option(
         "--resume", is_flag=True, help="Finish the last scan of the same forge target that parked."
     ),
+    click.option(
+        "--clone",
+        is_flag=True,
+        help="Read repositories from shallow, blob-less clones (cached and reused across scans) "
+        "instead of the file API.",
+    ),
+    click.option(
+        "--clone-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where --clone keeps its clones (default: the user cache folder).",
+    ),
 ]
 _NAMES = [
     "github_org",
@@ -210,6 +230,8 @@ _NAMES = [
     "max_wait",
     "concurrency",
     "resume",
+    "clone",
+    "clone_dir",
 ]
 
 
@@ -236,6 +258,8 @@ def forge_options(func: F) -> F:
             max_wait=values["max_wait"],
             concurrency=values["concurrency"],
             resume=values["resume"],
+            clone=values["clone"],
+            clone_dir=values["clone_dir"],
         )
         return func(*args, **kwargs)
 

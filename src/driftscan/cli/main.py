@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from driftscan import __version__
@@ -31,6 +33,10 @@ def main() -> None:
       130 interrupted (a scan keeps what it stored, marked incomplete)
     """
 
+
+# PyGithub and urllib3 log every retry at INFO/WARNING; driftscan reports outcomes itself.
+for _noisy in ("github", "urllib3", "gitlab"):
+    logging.getLogger(_noisy).setLevel(logging.ERROR)
 
 main.add_command(scan)
 main.add_command(report)

@@ -132,6 +132,7 @@ def scan(
             reuse=not no_reuse,
             resume=forge.resume,
             fingerprint_salt=salt,
+            clone_dir=forge.clone_folder(),
         )
 
         def run(progress: ProgressFn | None) -> ScanOutcome:

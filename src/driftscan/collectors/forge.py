@@ -120,6 +120,14 @@ class ForgeClient(Protocol):
 
     def list_repos(self) -> Iterator[RemoteRepo]: ...
 
+    def clone_url(self, repo: RemoteRepo) -> str:
+        """Where `scan --clone` fetches the repository from."""
+        ...
+
+    def git_auth_header(self) -> str | None:
+        """An HTTP Authorization header for git, from the same credentials as the API."""
+        ...
+
     def tree(self, repo: RemoteRepo) -> tuple[Listing, dict[str, str]]:
         """The file listing at the repository's head, and path -> blob id."""
         ...

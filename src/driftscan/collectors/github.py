@@ -13,6 +13,7 @@ from the environment or a GitHub App; they never reach logs, errors or the store
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -81,8 +82,10 @@ class GitHubClient:
         base_url: str | None = None,
         max_wait: float = 900.0,
         timeout: int = 30,
+        clone_base: str | None = None,
     ) -> None:
         self.org = org
+        self.clone_base = clone_base
         self.repo_names = tuple(repos)
         self.base_url = (base_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip(
             "/"
@@ -95,6 +98,7 @@ class GitHubClient:
             max_rate_limit_wait=max_wait,
         )
         auth = self._auth(token, app)
+        self._auth_obj = auth
         self.gh = Github(
             auth=auth,
             base_url=self.base_url,
@@ -204,6 +208,17 @@ class GitHubClient:
                         None,
                         ident="missing:" + (_errors(answer, f"r{i}") or "not found or no access"),
                     )
+
+    def clone_url(self, repo: RemoteRepo) -> str:
+        base = (self.clone_base or self._web_url()).rstrip("/")
+        return f"{base}/{repo.full_name}.git"
+
+    def git_auth_header(self) -> str | None:
+        token = getattr(self._auth_obj, "token", None)
+        if not token:
+            return None
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        return f"Authorization: Basic {basic}"
 
     def _web_url(self) -> str:
         if self.base_url == DEFAULT_API_URL:

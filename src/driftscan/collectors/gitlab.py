@@ -11,6 +11,7 @@ here so that a wait longer than `max_wait` parks the scan instead of sleeping.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -46,9 +47,11 @@ class GitLabClient:
     ) -> None:
         self.group = group
         self.url = url.rstrip("/")
+        self.clone_base: str | None = None
         self.max_wait = max_wait
         self.log = RequestLog()
         token = token or os.environ.get("GITLAB_TOKEN")
+        self._token = token
         job_token = None if token else os.environ.get("CI_JOB_TOKEN")
         self.gl = gitlab.Gitlab(
             self.url,
@@ -98,6 +101,16 @@ class GitLabClient:
         if reset and str(reset).isdigit():
             return max(1.0, float(reset) - time.time())
         return 30.0
+
+    def clone_url(self, repo: RemoteRepo) -> str:
+        base = (self.clone_base or self.url).rstrip("/")
+        return f"{base}/{repo.full_name}.git"
+
+    def git_auth_header(self) -> str | None:
+        if not self._token:
+            return None
+        basic = base64.b64encode(f"oauth2:{self._token}".encode()).decode()
+        return f"Authorization: Basic {basic}"
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """GitLab's GraphQL endpoint through python-gitlab's own HTTP session (auth, retries)."""
