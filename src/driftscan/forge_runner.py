@@ -170,7 +170,15 @@ def _scan_chunk(
     pool: ThreadPoolExecutor,
 ) -> list[RepoResult]:
     sources = [ForgeSource(client, repo, options.max_file_size) for repo in chunk]
-    listings = list(pool.map(_listing, sources))
+    trees = client.trees(chunk)
+    listings: list[Listing | ReadError] = []
+    for source in sources:
+        tree = trees.get(source.repo.full_name, ReadError("no listing returned"))
+        if isinstance(tree, ReadError):
+            listings.append(tree)
+        else:
+            source.set_listing(*tree)
+            listings.append(tree[0])
     wanted = []
     for source, listing in zip(sources, listings, strict=True):
         if isinstance(listing, Listing) and listing.files:
@@ -244,10 +252,3 @@ def _clone_chunk(
         return replace(result, meta=repo.meta())  # the forge knows topics, archived, ...
 
     return list(pool.map(scan, chunk))
-
-
-def _listing(source: ForgeSource) -> Listing | ReadError:
-    try:
-        return source.list_files()
-    except ReadError as exc:
-        return exc

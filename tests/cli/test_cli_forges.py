@@ -39,7 +39,8 @@ def test_scan_github_org_json_and_park_then_resume(
             RateLimit(
                 403,
                 count=20,
-                kind="rest",
+                kind="graphql",
+                after=1,
                 headers={
                     "X-RateLimit-Remaining": "0",
                     "X-RateLimit-Reset": str(int(time.time()) + 7200),

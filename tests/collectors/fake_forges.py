@@ -86,6 +86,7 @@ class RateLimit:
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
     kind: str = "any"  # any | graphql | rest
+    after: int = 0  # let this many matching requests through first
 
 
 class FakeGitHub:
@@ -122,6 +123,9 @@ class FakeGitHub:
     def _troubled(self, kind: str) -> tuple[int, dict[str, str], str] | None:
         for trouble in self.trouble:
             if trouble.count > 0 and trouble.kind in ("any", kind):
+                if trouble.after > 0:
+                    trouble.after -= 1
+                    continue
                 trouble.count -= 1
                 headers = {"Content-Type": "application/json", **trouble.headers}
                 return trouble.status, headers, json.dumps(trouble.body or {"message": "trouble"})
@@ -194,6 +198,13 @@ class FakeGitHub:
                     }
                 )
                 continue
+            if "object(expression:" in body:
+                self.calls["graphql-tree"] += 1
+                expression = _arg(body[body.index("object(") :], "expression")
+                data[alias] = {
+                    "object": self._tree_object(repo, expression, body.count("entries {"))
+                }
+                continue
             if "object(oid:" not in body:
                 data[alias] = self._node(repo)
                 continue
@@ -216,6 +227,50 @@ class FakeGitHub:
         if errors:
             answer["errors"] = errors
         return answer
+
+    def _tree_object(self, repo: ServedRepo, expression: str, depth: int) -> dict[str, Any] | None:
+        """A GraphQL Tree: `<commit>:` is the root, anything else a folder's tree id."""
+        if repo.path is None:
+            return None
+        entries = repo.entries()
+        if expression.endswith(":"):
+            prefix = ""
+        else:
+            prefix = next(
+                (
+                    e["path"] + "/"
+                    for e in entries
+                    if e["type"] == "tree" and e["sha"] == expression
+                ),
+                None,
+            )
+            if prefix is None:
+                return None
+        return {"entries": self._level(entries, prefix, depth)}
+
+    def _level(
+        self, entries: list[dict[str, Any]], prefix: str, depth: int
+    ) -> list[dict[str, Any]]:
+        level = []
+        for entry in entries:
+            rest = entry["path"][len(prefix) :] if entry["path"].startswith(prefix) else ""
+            if not rest or "/" in rest:
+                continue
+            item: dict[str, Any] = {
+                "name": rest,
+                "type": entry["type"],
+                "mode": int(entry["mode"], 8),
+                "size": entry.get("size", 0),
+                "oid": entry["sha"],
+            }
+            if entry["type"] == "tree":
+                item["object"] = (
+                    {"entries": self._level(entries, entry["path"] + "/", depth - 1)}
+                    if depth > 1
+                    else {}
+                )
+            level.append(item)
+        return level
 
     def _tree(self, request: Any) -> tuple[int, dict[str, str], str]:
         self.calls["rest"] += 1
@@ -304,6 +359,9 @@ class FakeGitLab:
     def _troubled(self, kind: str) -> tuple[int, dict[str, str], str] | None:
         for trouble in self.trouble:
             if trouble.count > 0 and trouble.kind in ("any", kind):
+                if trouble.after > 0:
+                    trouble.after -= 1
+                    continue
                 trouble.count -= 1
                 return (
                     trouble.status,

@@ -82,7 +82,7 @@ def test_github_org_scan_equals_local_scan_within_the_request_budget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake = FakeGitHub("acme", served, page_size=3)
-    with responses.RequestsMock() as rs:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
         fake.install(rs)
         outcome = run_forge_scan(github(monkeypatch), RepoFilter(), store, ruleset, "github:acme")
         auth = {c.request.headers.get("Authorization") for c in rs.calls}
@@ -102,11 +102,11 @@ def test_github_org_scan_equals_local_scan_within_the_request_budget(
         and payments.location == "https://github.com/acme/payments-api"
     )
     assert next(r for r in scan.repos if r.name == "acme/new-empty").status is RepoStatus.EMPTY
-    # 3 listing pages + one tree per non-empty repo (an empty one has no head: no request)
-    non_empty = sum(1 for r in scanned if r.path)
-    assert fake.calls["rest"] == non_empty
-    assert fake.calls["graphql"] <= 3 + 2  # pages, the chunk's blob batch, code read on demand
-    assert (fake.calls["rest"] + fake.calls["graphql"] - 3) / len(scanned) <= 1.5
+    # 3 listing pages, then GraphQL only: the chunk's trees (4 folder levels per read, 20
+    # reads per query), its blob batch, and code read on demand. No REST call at all.
+    assert fake.calls["rest"] == 0
+    assert fake.calls["graphql"] - 3 <= 6
+    assert (fake.calls["graphql"] - 3) / len(scanned) <= 1.5
     assert auth == {f"token {TOKEN}"}
     assert TOKEN.encode() not in Path(store.url.removeprefix("sqlite:///")).read_bytes()
 
@@ -115,7 +115,7 @@ def test_unchanged_rescan_costs_only_the_listing_pages(
     served: list[ServedRepo], store: Store, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = FakeGitHub("acme", served, page_size=100)
-    with responses.RequestsMock() as rs:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
         fake.install(rs)
         first = run_forge_scan(github(monkeypatch), RepoFilter(), store, ruleset, "github:acme")
         before = sum(fake.calls.values())
@@ -149,15 +149,17 @@ def test_filters_by_name_topic_archived_and_forks(
     }
 
 
-def test_truncated_tree_is_walked_folder_by_folder(
+def test_deep_repository_uses_rest_and_a_truncated_tree_is_walked(
     served: list[ServedRepo],
     store: Store,
     ruleset: Ruleset,
     compiled: CompiledRuleset,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Force the REST path (as for a monorepo with many deep folders), whose answer is truncated.
+    monkeypatch.setattr("driftscan.collectors.github.GRAPHQL_FOLDER_LIMIT", -1)
     fake = FakeGitHub("acme", served, page_size=100, truncate=("acme/storefront-monorepo",))
-    with responses.RequestsMock() as rs:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
         fake.install(rs)
         outcome = run_forge_scan(
             github(monkeypatch),
@@ -179,17 +181,18 @@ def test_transient_errors_and_secondary_limits_are_retried(
     fake = FakeGitHub("acme", served, page_size=100)
     fake.trouble = [
         RateLimit(502, kind="graphql"),
-        RateLimit(429, kind="rest"),  # no Retry-After: bounded exponential backoff
+        RateLimit(429, kind="graphql", after=1),  # no Retry-After: bounded exponential backoff
         RateLimit(
             403,
-            kind="rest",
+            kind="graphql",
+            after=2,
             headers={"Retry-After": "0"},
             body={
                 "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
             },
         ),
     ]
-    with responses.RequestsMock() as rs:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
         fake.install(rs)
         outcome = run_forge_scan(
             github(monkeypatch),
@@ -250,7 +253,7 @@ def test_missing_repositories_and_graphql_partial_errors_are_recorded(
     fake = FakeGitHub("acme", served, page_size=100)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     client = GitHubClient(repos=("acme/payments-api", "acme/gone"), max_wait=60)
-    with responses.RequestsMock() as rs:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
         fake.install(rs)
         outcome = run_forge_scan(
             client, RepoFilter(), store, ruleset, "github:acme/payments-api,acme/gone"
@@ -293,7 +296,7 @@ def test_github_app_authentication(
     )
     fake = FakeGitHub("acme", served, page_size=100)
     installation_token = "ghs_" + "InstallationTokenValue0123456789abcd"
-    with responses.RequestsMock() as rs:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
         fake.install(rs)
         rs.add(
             responses.GET,
@@ -349,7 +352,7 @@ def test_gitlab_group_scan_equals_local_scan(
     monkeypatch.setenv("GITLAB_TOKEN", "glpat-" + "NeverStoreMe0123456789")
     repos = gitlab_repos(served)
     fake = FakeGitLab("acme/platform", repos, page_size=3)
-    with responses.RequestsMock() as rs:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
         fake.install(rs)
         client = GitLabClient(group="acme/platform", url=GITLAB, max_wait=60)
         outcome = run_forge_scan(client, RepoFilter(), store, ruleset, "gitlab:acme/platform")

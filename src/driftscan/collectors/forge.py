@@ -108,6 +108,9 @@ class RequestLog:
 Blob = bytes | ReadError
 
 
+TreeResult = tuple[Listing, dict[str, str]] | ReadError
+
+
 @dataclass(frozen=True)
 class BlobRef:
     oid: str
@@ -130,6 +133,11 @@ class ForgeClient(Protocol):
 
     def tree(self, repo: RemoteRepo) -> tuple[Listing, dict[str, str]]:
         """The file listing at the repository's head, and path -> blob id."""
+        ...
+
+    def trees(self, repos: Sequence[RemoteRepo]) -> dict[str, TreeResult]:
+        """Listings of several repositories, batched where the forge allows (full_name ->
+        listing and path -> blob id, or the ReadError that explains why not)."""
         ...
 
     def read_blobs(
@@ -179,6 +187,11 @@ class ForgeSource:
             fetched = self.client.read_blobs([(self.repo, todo)], self.max_file_size)
             for (_repo, path), blob in fetched.items():
                 self._cache[path] = blob
+
+    def set_listing(self, listing: Listing, oids: dict[str, str]) -> None:
+        """A listing fetched for several repositories at once by the scan."""
+        self._listing, self._oids = listing, oids
+        self._sizes = {f.path: f.size for f in listing.files}
 
     def fill(self, blobs: dict[str, Blob]) -> None:
         """Contents fetched for several repositories at once by the scan."""

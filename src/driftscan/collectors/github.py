@@ -26,7 +26,7 @@ from github import Auth, Github, GithubException, GithubIntegration
 from github.GithubException import RateLimitExceededExceedsMaxWait
 from github.GithubRetry import GithubRetry
 
-from driftscan.collectors.forge import Blob, BlobRef, Parked, RemoteRepo, RequestLog
+from driftscan.collectors.forge import Blob, BlobRef, Parked, RemoteRepo, RequestLog, TreeResult
 from driftscan.collectors.local import MAX_FILES, ProblemLog
 from driftscan.models import FileEntry, Listing, ReadError
 
@@ -35,6 +35,20 @@ PAGE_SIZE = 100
 MAX_OBJECTS_PER_QUERY = 150  # aliased blob reads per GraphQL query
 MAX_BYTES_PER_QUERY = 4 << 20  # expected blob bytes per query (from tree sizes)
 MAX_SUBTREE_CALLS = 200  # walking a truncated tree: beyond this the listing is partial
+TREE_DEPTH = 4  # folder levels per GraphQL tree read
+TREES_PER_QUERY = 20  # (repository, folder) reads per GraphQL query
+GRAPHQL_FOLDER_LIMIT = 40  # a repository with more deep folders than this uses one REST call
+_ENTRY = "name type mode size oid"
+_MODE_SYMLINK, _MODE_GITLINK = 0o120000, 0o160000
+
+
+def _tree_selection(depth: int) -> str:
+    if depth == 1:
+        return f"entries {{ {_ENTRY} }}"
+    return f"entries {{ {_ENTRY} object {{ ... on Tree {{ {_tree_selection(depth - 1)} }} }} }}"
+
+
+TREE_SELECTION = _tree_selection(TREE_DEPTH)
 
 _REPO_FIELDS = """
   nameWithOwner url isArchived isFork visibility pushedAt
@@ -246,6 +260,59 @@ class GitHubClient:
 
     # -- files ----------------------------------------------------------------------------
 
+    def trees(self, repos: Sequence[RemoteRepo]) -> dict[str, TreeResult]:
+        """Listings through GraphQL, TREE_DEPTH folder levels and TREES_PER_QUERY folders per
+        query across repositories: a typical chunk of services costs a query or two instead of
+        one REST call each. Deep monorepos switch to the REST recursive tree (one call)."""
+        out: dict[str, TreeResult] = {}
+        walks: dict[str, _Walk] = {}
+        pending: list[tuple[RemoteRepo, str, str]] = []
+        for repo in repos:
+            if repo.ident.startswith("missing:"):
+                out[repo.full_name] = ReadError(repo.ident.removeprefix("missing:"))
+            elif repo.head is None:
+                out[repo.full_name] = (Listing(()), {})
+            else:
+                walks[repo.full_name] = _Walk()
+                pending.append((repo, "", f"{repo.head}:"))
+        while pending:
+            batch, pending = pending[:TREES_PER_QUERY], pending[TREES_PER_QUERY:]
+            answer = self.graphql(
+                "query { "
+                + " ".join(
+                    _repository(
+                        f"t{i}",
+                        repo.full_name,
+                        f"object(expression: {json.dumps(expr)}) {{ ... on Tree {{ {TREE_SELECTION} }} }}",
+                    )
+                    for i, (repo, _prefix, expr) in enumerate(batch)
+                )
+                + " }"
+            )
+            data = answer.get("data") or {}
+            for i, (repo, prefix, _expr) in enumerate(batch):
+                walk = walks.get(repo.full_name)
+                if walk is None:  # already switched to REST or failed
+                    continue
+                node = (data.get(f"t{i}") or {}).get("object")
+                if node is None:
+                    walk.failed = _errors(answer, f"t{i}") or "tree not returned by GitHub"
+                    continue
+                for sub_prefix, oid in walk.add(prefix, node.get("entries") or []):
+                    pending.append((repo, sub_prefix, oid))
+                if walk.deep_folders > GRAPHQL_FOLDER_LIMIT:
+                    walk.failed = "rest"  # cheaper as one recursive REST tree
+        for full_name, walk in walks.items():
+            repo = next(r for r in repos if r.full_name == full_name)
+            if walk.failed:
+                try:
+                    out[full_name] = self.tree(repo)
+                except ReadError as exc:
+                    out[full_name] = exc
+            else:
+                out[full_name] = walk.result()
+        return out
+
     def tree(self, repo: RemoteRepo) -> tuple[Listing, dict[str, str]]:
         if repo.ident.startswith("missing:"):
             raise ReadError(repo.ident.removeprefix("missing:"))
@@ -357,6 +424,49 @@ class GitHubClient:
             else:
                 out[where] = str(node.get("text") or "").encode("utf-8")
         return out
+
+
+class _Walk:
+    """One repository's tree being read through GraphQL, folder level by folder level."""
+
+    def __init__(self) -> None:
+        self.files: list[FileEntry] = []
+        self.oids: dict[str, str] = {}
+        self.problems = ProblemLog()
+        self.deep_folders = 0
+        self.failed = ""
+
+    def add(self, prefix: str, entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        """Record entries (nested up to TREE_DEPTH); return folders still to read."""
+        todo: list[tuple[str, str]] = []
+        stack = [(prefix, entries)]
+        while stack:
+            base, level = stack.pop()
+            for entry in level:
+                path = f"{base}{entry.get('name', '')}"
+                kind, mode = entry.get("type"), int(entry.get("mode") or 0)
+                if kind == "tree":
+                    children = (entry.get("object") or {}).get("entries")
+                    if children is None:
+                        todo.append((f"{path}/", str(entry.get("oid"))))
+                        self.deep_folders += 1
+                    else:
+                        stack.append((f"{path}/", children))
+                elif kind == "commit" or mode == _MODE_GITLINK:
+                    self.problems.add(path, "git submodule; not scanned")
+                elif mode == _MODE_SYMLINK:
+                    self.problems.add(path, "symbolic link; not followed")
+                elif kind == "blob" and len(self.files) < MAX_FILES:
+                    self.oids[path] = str(entry.get("oid"))
+                    self.files.append(FileEntry(path, entry.get("size")))
+        return todo
+
+    def result(self) -> tuple[Listing, dict[str, str]]:
+        complete = len(self.files) < MAX_FILES
+        if not complete:
+            self.problems.add("", f"listing stopped at {MAX_FILES} files")
+        files = tuple(sorted(self.files, key=lambda f: f.path))
+        return Listing(files, self.problems.done(), complete), self.oids
 
 
 def _errors(answer: dict[str, Any], *path: str) -> str:

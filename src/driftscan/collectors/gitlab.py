@@ -22,7 +22,7 @@ import gitlab
 import requests
 from gitlab.exceptions import GitlabError, GitlabHttpError
 
-from driftscan.collectors.forge import Blob, BlobRef, Parked, RemoteRepo, RequestLog
+from driftscan.collectors.forge import Blob, BlobRef, Parked, RemoteRepo, RequestLog, TreeResult
 from driftscan.collectors.local import MAX_FILES, ProblemLog
 from driftscan.models import FileEntry, Listing, ReadError
 
@@ -183,6 +183,16 @@ class GitLabClient:
         return heads
 
     # -- files ----------------------------------------------------------------------------
+
+    def trees(self, repos: Sequence[RemoteRepo]) -> dict[str, TreeResult]:
+        """GitLab has no batched tree query: one paginated REST listing per project."""
+        out: dict[str, TreeResult] = {}
+        for repo in repos:
+            try:
+                out[repo.full_name] = self.tree(repo)
+            except ReadError as exc:
+                out[repo.full_name] = exc
+        return out
 
     def tree(self, repo: RemoteRepo) -> tuple[Listing, dict[str, str]]:
         head = repo.head
