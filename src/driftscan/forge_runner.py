@@ -138,7 +138,7 @@ def run_forge_scan(
                         )
                     )
                 else:
-                    emit(_scan_chunk(client, chunk, compiled, detect_options, pool))
+                    emit(_scan_chunk(client, chunk, compiled, detect_options))
     except Parked as parked:
         resume_at = time.strftime("%H:%M UTC", time.gmtime(time.time() + parked.wait_seconds))
         note = (
@@ -167,7 +167,6 @@ def _scan_chunk(
     chunk: list[RemoteRepo],
     compiled: CompiledRuleset,
     options: DetectOptions,
-    pool: ThreadPoolExecutor,
 ) -> list[RepoResult]:
     sources = [ForgeSource(client, repo, options.max_file_size) for repo in chunk]
     trees = client.trees(chunk)

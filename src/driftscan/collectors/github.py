@@ -49,6 +49,7 @@ def _tree_selection(depth: int) -> str:
 
 
 TREE_SELECTION = _tree_selection(TREE_DEPTH)
+TREE_FRAGMENT = f"... on Tree {{ {TREE_SELECTION} }}"
 
 _REPO_FIELDS = """
   nameWithOwner url isArchived isFork visibility pushedAt
@@ -283,7 +284,7 @@ class GitHubClient:
                     _repository(
                         f"t{i}",
                         repo.full_name,
-                        f"object(expression: {json.dumps(expr)}) {{ ... on Tree {{ {TREE_SELECTION} }} }}",
+                        f"object(expression: {json.dumps(expr)}) {{ {TREE_FRAGMENT} }}",
                     )
                     for i, (repo, _prefix, expr) in enumerate(batch)
                 )

@@ -16,6 +16,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import gitlab
@@ -44,8 +45,10 @@ class GitLabClient:
         token: str | None = None,
         max_wait: float = 900.0,
         timeout: int = 30,
+        concurrency: int = 4,
     ) -> None:
         self.group = group
+        self.concurrency = concurrency
         self.url = url.rstrip("/")
         self.clone_base: str | None = None
         self.max_wait = max_wait
@@ -185,14 +188,17 @@ class GitLabClient:
     # -- files ----------------------------------------------------------------------------
 
     def trees(self, repos: Sequence[RemoteRepo]) -> dict[str, TreeResult]:
-        """GitLab has no batched tree query: one paginated REST listing per project."""
-        out: dict[str, TreeResult] = {}
-        for repo in repos:
+        """GitLab has no batched tree query: one paginated REST listing per project, a few
+        projects at a time."""
+
+        def one(repo: RemoteRepo) -> TreeResult:
             try:
-                out[repo.full_name] = self.tree(repo)
+                return self.tree(repo)
             except ReadError as exc:
-                out[repo.full_name] = exc
-        return out
+                return exc
+
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return dict(zip((r.full_name for r in repos), pool.map(one, repos), strict=True))
 
     def tree(self, repo: RemoteRepo) -> tuple[Listing, dict[str, str]]:
         head = repo.head
