@@ -26,10 +26,11 @@ import responses
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.collectors.fake_forges import FakeGitHub, ServedRepo
+from tests.collectors.fake_forges import GITLAB, FakeGitHub, FakeGitLab, ServedRepo
 
 from driftscan.collectors.forge import RepoFilter
 from driftscan.collectors.github import GitHubClient
+from driftscan.collectors.gitlab import GitLabClient
 from driftscan.engine.rules import load_ruleset
 from driftscan.forge_runner import run_forge_scan
 from driftscan.store.queries import Store
@@ -171,11 +172,48 @@ def main() -> None:
         f"({rescan.reused} reused) in {rescan_seconds:.1f}s"
     )
     projected = per_repo * 10_000
+    gitlab_cost(repos, ruleset)
     print(
-        f"  10,000 repositories: ~{projected:.0f} requests for a full scan "
+        f"  GitHub, 10,000 repositories: ~{projected:.0f} requests for a full scan "
         f"(GraphQL points ~{graphql / full.repos * 10_000:.0f}, "
         f"REST ~{rest / full.repos * 10_000:.0f}); "
         f"an unchanged rescan ~{total_rescan / rescan.repos * 10_000:.0f}"
+    )
+
+
+def gitlab_cost(repos: list[ServedRepo], ruleset: Any) -> None:
+    fake = FakeGitLab(
+        "acme", [MemoryRepo(r.full_name, r.files) for r in repos if isinstance(r, MemoryRepo)]
+    )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        responses.RequestsMock(assert_all_requests_are_fired=False) as rs,
+    ):
+        fake.install(rs)
+        store = Store(f"sqlite:///{Path(tmp) / 'gitlab.db'}")
+        store.ensure_schema()
+        t0 = time.perf_counter()
+        full = run_forge_scan(
+            GitLabClient(group="acme", url=GITLAB, token="glpat-x"),
+            RepoFilter(),
+            store,
+            ruleset,
+            "gitlab:acme",
+        )
+        seconds = time.perf_counter() - t0
+        calls = fake.calls["rest"] + fake.calls["graphql"]
+        run_forge_scan(
+            GitLabClient(group="acme", url=GITLAB, token="glpat-x"),
+            RepoFilter(),
+            store,
+            ruleset,
+            "gitlab:acme",
+        )
+        rescan = fake.calls["rest"] + fake.calls["graphql"] - calls
+    print(
+        f"  GitLab full scan: {calls} requests = {calls / full.repos:.3f}/repo "
+        f"(REST {fake.calls['rest']}, GraphQL {fake.calls['graphql']}) in {seconds:.1f}s; "
+        f"unchanged rescan {rescan / full.repos:.4f}/repo"
     )
 
 
