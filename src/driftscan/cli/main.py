@@ -28,7 +28,8 @@ def main() -> None:
     \b
     Exit codes:
       0  success
-      1  the job ran but failed its goal (scan --strict with unscannable repos; rules test failures)
+      1  the job ran but failed its goal (scan parked on a rate limit: rerun with --resume;
+         scan --strict with unscannable repos; rules test failures)
       2  usage or configuration error (arguments, rule file, database)
       130 interrupted (a scan keeps what it stored, marked incomplete)
     """
