@@ -23,6 +23,7 @@ from driftscan import __version__
 from driftscan.collectors.forge import ForgeClient, ForgeSource, Parked, RemoteRepo, RepoFilter
 from driftscan.collectors.git import CachedClone
 from driftscan.engine.detect import CompiledRuleset, DetectOptions, detect_repo, matched_paths
+from driftscan.engine.extract import is_source_code
 from driftscan.engine.rules import Ruleset
 from driftscan.models import Listing, ReadError, RepoResult, RepoStatus
 from driftscan.runner import ScanOutcome
@@ -44,33 +45,10 @@ class ForgeScanOptions:
 Progress = Callable[[RepoResult, int, int], None]
 
 
-_CODE = frozenset(
-    [
-        "py",
-        "js",
-        "mjs",
-        "cjs",
-        "jsx",
-        "ts",
-        "tsx",
-        "go",
-        "java",
-        "kt",
-        "kts",
-        "rb",
-        "php",
-        "cs",
-        "rs",
-        "scala",
-        "swift",
-    ]
-)
-
-
 def _eager(paths: Sequence[str]) -> list[str]:
     """Files fetched up front for a chunk. Source code (read only when a rule's dependency
     gate opens) is fetched on demand, so that a large codebase costs nothing it does not use."""
-    return [p for p in paths if p.rsplit(".", 1)[-1] not in _CODE]
+    return [p for p in paths if not is_source_code(p)]
 
 
 def run_forge_scan(

@@ -18,7 +18,13 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-from driftscan.collectors.local import MAX_FILES, SKIPPED_DIRS, ProblemLog, safe_relative
+from driftscan.collectors.local import (
+    MAX_FILES,
+    SKIPPED_DIRS,
+    ProblemLog,
+    is_readable_entry,
+    safe_relative,
+)
 from driftscan.models import FileEntry, Listing, ReadError, RepoMeta
 
 GIT_TIMEOUT = 120  # seconds for any one git command
@@ -50,6 +56,8 @@ SAFE_CONFIG = (
     "gc.auto=0",
     "maintenance.auto=false",
 )
+# Bare (never checked out: no filter, hook or attribute runs), shallow, one branch, no hooks.
+CLONE_ARGS = ("clone", "--bare", "--depth=1", "--no-tags", "--single-branch", "--template=")
 _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 ALLOWED_URL = re.compile(r"^(?:https?://|ssh://|git://|file://|[\w.-]+@[\w.-]+:)")
 
@@ -229,11 +237,7 @@ class GitSource:
                         if mode == "40000":
                             if name not in SKIPPED_DIRS:  # dependency trees are never config
                                 next_level.append((f"{path}/", oid))
-                        elif mode == "160000":
-                            problems.add(path, "git submodule; not scanned")
-                        elif mode == "120000":
-                            problems.add(path, "symbolic link; not followed")
-                        else:
+                        elif is_readable_entry(path, "blob", mode, problems):
                             self._oids[path] = oid
                             files.append(FileEntry(path, self.size_hint(oid)))
                 if len(files) >= MAX_FILES:
@@ -454,12 +458,7 @@ class ClonedSource(GitSource):
             return
         try:
             run_git(
-                "clone",
-                "--bare",
-                "--depth=1",
-                "--no-tags",
-                "--single-branch",
-                "--template=",
+                *CLONE_ARGS,
                 f"--filter=blob:limit={self.max_file_size}",
                 "--",
                 self.url,
@@ -562,12 +561,7 @@ class CachedClone(GitSource):
             else:
                 self.git_dir.parent.mkdir(parents=True, exist_ok=True)
                 run_git(
-                    "clone",
-                    "--bare",
-                    "--depth=1",
-                    "--no-tags",
-                    "--single-branch",
-                    "--template=",
+                    *CLONE_ARGS,
                     "--filter=blob:none",
                     "--",
                     self.url,

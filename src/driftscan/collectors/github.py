@@ -27,7 +27,7 @@ from github.GithubException import RateLimitExceededExceedsMaxWait
 from github.GithubRetry import GithubRetry
 
 from driftscan.collectors.forge import Blob, BlobRef, Parked, RemoteRepo, RequestLog, TreeResult
-from driftscan.collectors.local import MAX_FILES, ProblemLog
+from driftscan.collectors.local import MAX_FILES, ProblemLog, is_readable_entry
 from driftscan.models import FileEntry, Listing, ReadError
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -39,7 +39,6 @@ TREE_DEPTH = 4  # folder levels per GraphQL tree read
 TREES_PER_QUERY = 20  # (repository, folder) reads per GraphQL query
 GRAPHQL_FOLDER_LIMIT = 40  # a repository with more deep folders than this uses one REST call
 _ENTRY = "name type mode size oid"
-_MODE_SYMLINK, _MODE_GITLINK = 0o120000, 0o160000
 
 
 def _tree_selection(depth: int) -> str:
@@ -334,12 +333,8 @@ class GitHubClient:
         files: list[FileEntry] = []
         oids: dict[str, str] = {}
         for entry in entries:
-            path, kind, mode = entry.get("path", ""), entry.get("type"), entry.get("mode")
-            if kind == "commit":
-                problems.add(path, "git submodule; not scanned")
-            elif mode == "120000":
-                problems.add(path, "symbolic link; not followed")
-            elif kind == "blob":
+            path = entry.get("path", "")
+            if is_readable_entry(path, entry.get("type"), entry.get("mode"), problems):
                 oids[path] = entry["sha"]
                 files.append(FileEntry(path, entry.get("size")))
         if len(files) > MAX_FILES:
@@ -453,11 +448,9 @@ class _Walk:
                         self.deep_folders += 1
                     else:
                         stack.append((f"{path}/", children))
-                elif kind == "commit" or mode == _MODE_GITLINK:
-                    self.problems.add(path, "git submodule; not scanned")
-                elif mode == _MODE_SYMLINK:
-                    self.problems.add(path, "symbolic link; not followed")
-                elif kind == "blob" and len(self.files) < MAX_FILES:
+                elif is_readable_entry(path, kind, mode, self.problems) and (
+                    len(self.files) < MAX_FILES
+                ):
                     self.oids[path] = str(entry.get("oid"))
                     self.files.append(FileEntry(path, entry.get("size")))
         return todo

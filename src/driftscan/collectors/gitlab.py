@@ -24,7 +24,7 @@ import requests
 from gitlab.exceptions import GitlabError, GitlabHttpError
 
 from driftscan.collectors.forge import Blob, BlobRef, Parked, RemoteRepo, RequestLog, TreeResult
-from driftscan.collectors.local import MAX_FILES, ProblemLog
+from driftscan.collectors.local import MAX_FILES, ProblemLog, is_readable_entry
 from driftscan.models import FileEntry, Listing, ReadError
 
 PAGE_SIZE = 100
@@ -215,12 +215,8 @@ class GitLabClient:
             )
         )
         for entry in _safely(self, entries):
-            path, kind, mode = entry.get("path", ""), entry.get("type"), entry.get("mode")
-            if kind == "commit":
-                problems.add(path, "git submodule; not scanned")
-            elif mode == "120000":
-                problems.add(path, "symbolic link; not followed")
-            elif kind == "blob":
+            path = entry.get("path", "")
+            if is_readable_entry(path, entry.get("type"), entry.get("mode"), problems):
                 oids[path] = entry["id"]
                 files.append(FileEntry(path, None))
             if len(files) >= MAX_FILES:

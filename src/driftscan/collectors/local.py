@@ -64,6 +64,21 @@ class ProblemLog:
         return tuple(self.items) + extra
 
 
+def is_readable_entry(
+    path: str, kind: str | None, mode: int | str | None, problems: ProblemLog
+) -> bool:
+    """Whether a git tree entry is a file detection may read. Submodules and symbolic links
+    are recorded as problems (never followed); `mode` is git's octal mode, as text or int."""
+    octal = mode if isinstance(mode, int) else int(str(mode or "0"), 8)
+    if kind == "commit" or octal == 0o160000:
+        problems.add(path, "git submodule; not scanned")
+        return False
+    if octal == 0o120000:
+        problems.add(path, "symbolic link; not followed")
+        return False
+    return kind == "blob"
+
+
 class DirSource:
     """A folder on disk, walked with os.scandir. Symlinks are followed only to regular files
     that resolve inside the root; FIFOs, sockets and devices are never opened."""

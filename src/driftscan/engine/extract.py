@@ -93,6 +93,34 @@ _BLOCK_SLASH = re.compile(r"/\*.*?\*/", re.S)
 _BLOCK_XML = re.compile(r"<!--.*?-->", re.S)
 
 
+# General-purpose source code: read only when a rule needs it (gated), never fetched eagerly.
+CODE_EXTENSIONS = frozenset(
+    (
+        "py",
+        "js",
+        "mjs",
+        "cjs",
+        "jsx",
+        "ts",
+        "tsx",
+        "go",
+        "java",
+        "kt",
+        "kts",
+        "rb",
+        "php",
+        "cs",
+        "rs",
+        "scala",
+        "swift",
+    )
+)
+
+
+def is_source_code(path: str) -> bool:
+    return "." in basename(path) and path.rsplit(".", 1)[-1] in CODE_EXTENSIONS
+
+
 def comment_style(path: str) -> str:
     """'#', '//', 'both', 'xml' or '' for a path, by name first, then extension."""
     name = basename(path).lower()
