@@ -163,7 +163,10 @@ def _scan_chunk(
             if refs:
                 wanted.append((source.repo, refs))
     if wanted:
-        blobs = client.read_blobs(wanted, options.max_file_size)
+        try:
+            blobs = client.read_blobs(wanted, options.max_file_size)
+        except ReadError:  # retries exhausted: each repository reads its files on demand
+            blobs = {}
         by_repo: dict[str, dict[str, bytes | ReadError]] = {}
         for (full_name, path), blob in blobs.items():
             by_repo.setdefault(full_name, {})[path] = blob

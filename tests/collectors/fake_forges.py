@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
 import responses
 
 GITHUB = "https://api.github.com"
@@ -100,6 +101,9 @@ class FakeGitHub:
         self.calls: Counter[str] = Counter()
         self.trouble: list[RateLimit] = []
         self.remaining = 4999
+        self.unavailable: set[str] = set()  # repositories whose REST tree answers 451
+        self.drop_graphql_after: int | None = None  # then every GraphQL request fails to connect
+        self.unavailable: set[str] = set()  # repositories whose REST tree answers 451
 
     def install(self, rs: responses.RequestsMock) -> None:
         rs.add_callback(
@@ -133,6 +137,8 @@ class FakeGitHub:
 
     def _graphql(self, request: Any) -> tuple[int, dict[str, str], str]:
         self.calls["graphql"] += 1
+        if self.drop_graphql_after is not None and self.calls["graphql"] > self.drop_graphql_after:
+            raise requests.exceptions.ConnectionError("connection reset by peer")
         troubled = self._troubled("graphql")
         if troubled:
             return troubled
@@ -281,6 +287,9 @@ class FakeGitHub:
         assert m is not None
         full_name, sha = m.groups()
         repo = self.repos.get(full_name)
+        if full_name in self.unavailable:
+            body = {"message": "Repository access blocked", "block": {"reason": "dmca"}}
+            return 451, self._headers(), json.dumps(body)
         if repo is None:
             return (
                 404,

@@ -450,3 +450,52 @@ def test_clone_mode_equals_api_mode_and_reuses_its_cache(
             )
     assert (cache / "local" / "acme" / "payments-api.git" / "HEAD").is_file()
     assert fake.calls["rest"] == 0  # no file API at all in clone mode
+
+
+def test_connection_failures_and_451_cost_one_repository_not_the_scan(
+    served: list[ServedRepo], store: Store, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeGitHub("acme", served, page_size=100)
+    fake.unavailable.add("acme/legacy-billing")
+    fake.drop_graphql_after = 1  # the listing page goes through; trees and blobs cannot connect
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        fake.install(rs)
+        outcome = run_forge_scan(
+            github(monkeypatch),
+            RepoFilter(include=("payments-*", "legacy-*")),
+            store,
+            ruleset,
+            "github:acme",
+        )
+    repos = {r.name: r for r in store.load_scan(outcome.scan_id).repos}
+    assert outcome.status == "complete"
+    # the tree query failed: each repository fell back to its REST tree, one 451 among them
+    assert repos["acme/legacy-billing"].status is RepoStatus.ERROR
+    assert "451" in (repos["acme/legacy-billing"].error or "")
+    assert repos["acme/payments-api"].status is RepoStatus.OK
+    # its files could not be fetched: every one is a recorded problem, not a crash
+    assert any("GitHub request failed" in p.reason for p in repos["acme/payments-api"].problems)
+
+
+def test_gitlab_job_token_inside_gitlab_ci(
+    served: list[ServedRepo], store: Store, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITLAB_TOKEN", raising=False)
+    monkeypatch.setenv("CI_JOB_TOKEN", "job-token-value")
+    monkeypatch.setenv("CI_SERVER_URL", GITLAB)
+    fake = FakeGitLab("acme/platform", gitlab_repos(served))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        fake.install(rs)
+        outcome = run_forge_scan(
+            GitLabClient(group="acme/platform", url=GITLAB),
+            RepoFilter(include=("payments-*",)),
+            store,
+            ruleset,
+            "gitlab:acme/platform",
+        )
+        headers = {
+            (c.request.headers.get("JOB-TOKEN"), c.request.headers.get("PRIVATE-TOKEN"))
+            for c in rs.calls
+        }
+    assert outcome.status == "complete" and outcome.repos == 1
+    assert headers == {("job-token-value", None)}

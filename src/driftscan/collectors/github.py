@@ -277,18 +277,18 @@ class GitHubClient:
                 pending.append((repo, "", f"{repo.head}:"))
         while pending:
             batch, pending = pending[:TREES_PER_QUERY], pending[TREES_PER_QUERY:]
-            answer = self.graphql(
-                "query { "
-                + " ".join(
-                    _repository(
-                        f"t{i}",
-                        repo.full_name,
-                        f"object(expression: {json.dumps(expr)}) {{ {TREE_FRAGMENT} }}",
-                    )
-                    for i, (repo, _prefix, expr) in enumerate(batch)
+            query = " ".join(
+                _repository(
+                    f"t{i}",
+                    repo.full_name,
+                    f"object(expression: {json.dumps(expr)}) {{ {TREE_FRAGMENT} }}",
                 )
-                + " }"
+                for i, (repo, _prefix, expr) in enumerate(batch)
             )
+            try:
+                answer = self.graphql("query { " + query + " }")
+            except ReadError as exc:  # retries exhausted: these repositories try REST, alone
+                answer = {"errors": [{"message": str(exc)}]}
             data = answer.get("data") or {}
             for i, (repo, prefix, _expr) in enumerate(batch):
                 walk = walks.get(repo.full_name)
