@@ -25,8 +25,7 @@ from driftscan.collectors.git import CachedClone
 from driftscan.engine.detect import CompiledRuleset, DetectOptions, detect_repo, matched_paths
 from driftscan.engine.extract import is_source_code
 from driftscan.engine.rules import Ruleset
-from driftscan.models import Listing, ReadError, RepoResult, RepoStatus
-from driftscan.runner import ScanOutcome
+from driftscan.models import Listing, ReadError, RepoResult, RepoStatus, ScanOutcome
 from driftscan.store.queries import KnownHead, Store
 
 CHUNK = 25

@@ -109,6 +109,28 @@ class RepoSource(Protocol):
 
 
 @dataclass(frozen=True)
+class VersionUse:
+    # action | base-image | terraform | terraform-provider | helm-api | helm-dependency | runtime
+    kind: str
+    tool: str  # actions/checkout, python, hashicorp/aws, ...
+    version: str  # v4, 3.12-slim, ~> 5.0, ...
+    path: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class InfraFile:
+    # github-workflow | dockerfile | compose | jenkinsfile | gitlab-ci | deploy-script |
+    # helm-chart | terraform-module
+    kind: str
+    path: str
+    content_hash: str  # of the normalised text
+    lines: int
+    text: str  # normalised
+    minhash: bytes  # NUM_PERM uint32 hash values
+
+
+@dataclass(frozen=True)
 class RepoResult:
     """Everything detection learned about one repository in one scan."""
 
@@ -122,6 +144,8 @@ class RepoResult:
     reused: bool = False  # facts were taken from an earlier scan of the same head and ruleset
     complete: bool = True
     owners: tuple[str, ...] = ()  # from CODEOWNERS: teams and people, in file order
+    versions: tuple[VersionUse, ...] = ()  # tools at a version: the raw material of drift
+    infra: tuple[InfraFile, ...] = ()  # normalised infra files: the raw material of clusters
 
     def values(self, dimension: str) -> tuple[str, ...]:
         return tuple(sorted(f.value for f in self.facts if f.dimension == dimension))
@@ -139,3 +163,15 @@ class ScanSummary:
     sources: tuple[str, ...] = ()
     repos: tuple[RepoResult, ...] = field(default=())
     note: str | None = None  # why a scan stopped early and how to finish it
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """What a scan run did, for the command line and tests."""
+
+    scan_id: int
+    repos: int
+    errors: int
+    reused: int
+    status: str
+    seconds: float

@@ -21,7 +21,7 @@ from driftscan.collectors.base import SourceSpec, discover, open_source
 from driftscan.collectors.git import redact_url
 from driftscan.engine.detect import CompiledRuleset, DetectOptions, detect_repo
 from driftscan.engine.rules import Ruleset
-from driftscan.models import ReadError, RepoMeta, RepoResult, RepoStatus
+from driftscan.models import ReadError, RepoMeta, RepoResult, RepoStatus, ScanOutcome
 from driftscan.store.queries import KnownHead, Store
 
 BATCH_SIZE = 50
@@ -34,16 +34,6 @@ class ScanOptions:
     max_file_size: int = 1 << 20
     reuse: bool = True  # reuse stored facts of repositories whose head is unchanged
     fingerprint_salt: bytes = b"driftscan"
-
-
-@dataclass(frozen=True)
-class ScanOutcome:
-    scan_id: int
-    repos: int
-    errors: int
-    reused: int
-    status: str
-    seconds: float
 
 
 Progress = Callable[[RepoResult, int, int], None]  # result, done, total

@@ -133,9 +133,9 @@ def test_rules_test_reports_failing_user_cases(tmp_path: Path) -> None:
 
 def test_db_upgrade_and_status(db: str) -> None:
     code, out, _ = run("db", "upgrade", "--db", db)
-    assert code == 0 and "-> 0002" in out
+    assert code == 0 and "-> 0003" in out
     code, out, _ = run("db", "upgrade", "--db", db)
-    assert "already at revision 0002" in out
+    assert "already at revision 0003" in out
     code, out, _ = run("db", "status", "--db", db)
     assert "up to date" in out
 
@@ -154,3 +154,24 @@ def test_installed_console_script_and_module_entry_point(tmp_path: Path) -> None
     )
     assert out.returncode == 0, out.stderr
     assert "\x1b[" not in out.stdout + out.stderr  # no colour outside a terminal / with NO_COLOR
+
+
+def test_report_effort_in_every_format(db: str, tmp_path: Path) -> None:
+    code, _, err = run("scan", *DEMO_REPOS, "--db", db, "--quiet", "--format", "none")
+    assert code == 0, err
+    code, out, _ = run("report", "effort", "--db", db, "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["schema"] == "driftscan/effort/v1"
+    kinds = {c["kind"] for c in data["clusters"]}
+    assert {"github-workflow", "dockerfile", "helm-chart", "jenkinsfile", "deploy-script"} <= kinds
+    assert any(d["tool"] == "actions/checkout" for d in data["drift"])
+    assert data["ranked"][0]["score"] >= data["ranked"][-1]["score"]
+    code, out, _ = run("report", "effort", "--db", db, "--format", "markdown", "--top", "3")
+    assert out.startswith("# Duplicated infrastructure effort") and out.count("\n| 1 |") == 1
+    code, out, _ = run("report", "effort", "--db", db, "--format", "csv")
+    assert out.splitlines()[0] == "rank,kind,title,score,repos,explanation"
+    code, out, _ = run("report", "effort", "--db", db)
+    assert "Top sources of duplicated effort" in out and "Copied infrastructure files" in out
+    code, out, _ = run("report", "--db", db, "--format", "json")  # the plain report still works
+    assert json.loads(out)["schema"] == "driftscan/report/v1"

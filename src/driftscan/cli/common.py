@@ -63,6 +63,16 @@ def db_option(func: F) -> F:
     )(func)
 
 
+def output_option(func: F) -> F:
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Write the report to this file instead of standard output.",
+    )(func)
+
+
 def rules_option(func: F) -> F:
     return click.option(
         "--rules",

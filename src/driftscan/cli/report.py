@@ -1,4 +1,4 @@
-"""`driftscan report`: render a stored scan."""
+"""`driftscan report`: render a stored scan; `driftscan report effort`: duplicated effort."""
 
 from __future__ import annotations
 
@@ -6,24 +6,30 @@ from pathlib import Path
 
 import click
 
-from driftscan.cli.common import db_option, get_ruleset, handle_errors, open_store, rules_option
+from driftscan.cli.common import (
+    db_option,
+    get_ruleset,
+    handle_errors,
+    open_store,
+    output_option,
+    rules_option,
+    stdout_console,
+)
 from driftscan.cli.output import FORMATS, emit
+from driftscan.effort_runner import build_effort_report
+from driftscan.reports import effort as effort_report
 
 
-@click.command("report")
+@click.group("report", invoke_without_command=True)
 @click.option("--scan", "scan_id", type=int, default=None, help="Scan id (default: the newest).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the report to this file instead of standard output.",
-)
+@output_option
 @db_option
 @rules_option
+@click.pass_context
 @handle_errors
 def report(
+    ctx: click.Context,
     scan_id: int | None,
     fmt: str,
     output: Path | None,
@@ -37,7 +43,65 @@ def report(
       driftscan report
       driftscan report --scan 12 --format json -o scan-12.json
       driftscan report --format markdown >> "$GITHUB_STEP_SUMMARY"
+      driftscan report effort                 # duplicated infrastructure effort
     """
+    if ctx.invoked_subcommand is not None:
+        return
     store = open_store(db_url)
-    scan = store.load_scan(scan_id)
-    emit(scan, get_ruleset(rules_dirs), fmt, output)
+    emit(store.load_scan(scan_id), get_ruleset(rules_dirs), fmt, output)
+
+
+@report.command("effort")
+@click.option("--scan", "scan_id", type=int, default=None, help="Scan id (default: the newest).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "markdown", "json", "csv")),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--top",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Rows per section in table and Markdown output.",
+)
+@output_option
+@db_option
+@rules_option
+@handle_errors
+def effort(
+    scan_id: int | None,
+    fmt: str,
+    top: int,
+    output: Path | None,
+    db_url: str | None,
+    rules_dirs: tuple[Path, ...],
+) -> None:
+    """Where teams solve the same infrastructure problem separately: copied files (clusters),
+    the same tool at many versions (drift) and different tools for one job (divergence),
+    ranked by an effort score whose arithmetic is shown."""
+    store = open_store(db_url)
+    data = build_effort_report(store, store.load_scan(scan_id), get_ruleset(rules_dirs))
+    if fmt == "table":
+        console = stdout_console()
+        if output is not None:
+            from rich.console import Console
+
+            with output.open("w", encoding="utf-8") as handle:
+                effort_report.render_table(
+                    Console(file=handle, width=120, no_color=True), data, top
+                )
+            return
+        effort_report.render_table(console, data, top)
+        return
+    text = {
+        "markdown": lambda: effort_report.render_markdown(data, top),
+        "json": lambda: effort_report.render_json(data),
+        "csv": lambda: effort_report.render_csv(data),
+    }[fmt]()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")

@@ -18,6 +18,7 @@ from driftscan.cli.common import (
     get_ruleset,
     handle_errors,
     open_store,
+    output_option,
     parse_size,
     rules_option,
     stderr_console,
@@ -25,8 +26,8 @@ from driftscan.cli.common import (
 from driftscan.cli.forge import ForgeRequest, forge_options
 from driftscan.cli.output import FORMATS, emit
 from driftscan.forge_runner import ForgeScanOptions, run_forge_scan
-from driftscan.models import ReadError, RepoResult
-from driftscan.runner import ScanOptions, ScanOutcome, run_scan
+from driftscan.models import ReadError, RepoResult, ScanOutcome
+from driftscan.runner import ScanOptions, run_scan
 from driftscan.store.queries import safe_url
 
 ProgressFn = Callable[[RepoResult, int, int], None]
@@ -45,13 +46,7 @@ ProgressFn = Callable[[RepoResult, int, int], None]
     show_default=True,
     help="Report printed after the scan.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the report to this file instead of standard output.",
-)
+@output_option
 @click.option(
     "--jobs",
     "-j",

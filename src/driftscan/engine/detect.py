@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from driftscan.engine import credentials, extract, manifests
+from driftscan.engine import credentials, extract, infra, manifests
 from driftscan.engine.codeowners import CODEOWNERS_PATHS, parse_owners
 from driftscan.engine.paths import PathMatcher, is_active_path
 from driftscan.engine.rules import (
@@ -46,6 +46,7 @@ from driftscan.models import (
     RepoResult,
     RepoSource,
     RepoStatus,
+    VersionUse,
 )
 
 DEFAULT_MAX_FILE_SIZE = 1 << 20
@@ -67,6 +68,21 @@ ENV_GLOBS = (
     "**/{.env,env}.{example,sample,template,dist,tmpl,defaults}",
     "**/*.env.{example,sample,template,dist}",
     "**/{Jenkinsfile,.drone.star,.cirrus.star}",
+)
+
+
+# Files the duplicated-effort analysis looks at (see engine/infra.py), whatever the rules say.
+INFRA_GLOBS = (
+    ".github/workflows/*.{yml,yaml}",
+    "**/{Dockerfile,Containerfile,dockerfile}{,.*,-*}",
+    "**/*.{Dockerfile,dockerfile}",
+    "**/{docker-compose,compose}*.{yml,yaml}",
+    "**/{Jenkinsfile,*.jenkinsfile}{,.*,-*}",
+    ".gitlab-ci.yml",
+    "**/deploy{,[-_.]*}",
+    "**/templates/*.{yaml,yml,tpl}",
+    "**/*.{tf,tofu}",
+    "**/Chart.yaml",
 )
 
 
@@ -114,6 +130,7 @@ class CompiledRuleset:
         for need in sorted(needs):
             globs.extend(fixed[need])
         globs.extend(CODEOWNERS_PATHS)
+        globs.extend(INFRA_GLOBS)
         return cls(ruleset, PathMatcher.build(globs), frozenset(needs))
 
 
@@ -509,7 +526,33 @@ def detect_repo(
         problems=listing.problems + tuple(ctx.problems.values()),
         complete=listing.complete,
         owners=_owners(ctx),
+        versions=_versions(ctx),
+        infra=infra.infra_files(ctx.reading(ctx.paths_any(INFRA_GLOBS)), ctx.text, source.name),
     )
+
+
+def _versions(ctx: RepoContext) -> tuple[VersionUse, ...]:
+    out = [
+        VersionUse("action", ref.name, ref.ref or "(default branch)", path, ref.line)
+        for ref, path in ctx.actions()
+    ]
+    out += [
+        VersionUse("base-image", ref.name, ref.tag or "latest", path, ref.line)
+        for ref, path in ctx.images()
+        if extract.is_dockerfile(path)
+    ]
+    for path in ctx.paths_any(("**/*.{tf,tofu}",)):
+        text = ctx.text(path)
+        if text is not None and ("required_version" in text or "required_providers" in text):
+            out += infra.terraform_versions(path, text)
+    for path in ctx.paths("**/Chart.yaml"):
+        if infra.is_chart_file(path):
+            out += infra.helm_versions(path, ctx.docs(path))
+    for path in ctx.paths_any((".github/workflows/*.{yml,yaml}",)):
+        text = ctx.text(path)
+        if text is not None and "setup-" in text:
+            out += infra.runtime_versions(path, ctx.docs(path))
+    return tuple(dict.fromkeys(out))
 
 
 def _owners(ctx: RepoContext) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,19 +28,24 @@ from sqlalchemy.orm import Session
 from driftscan.models import (
     Evidence,
     Fact,
+    InfraFile,
     Problem,
     RepoMeta,
     RepoResult,
     RepoStatus,
     ScanSummary,
+    VersionUse,
 )
 from driftscan.store.tables import (
     EvidenceRow,
     FactRow,
     FactSetRow,
+    InfraContentRow,
+    InfraFileRow,
     RepoRow,
     RepoScanRow,
     ScanRow,
+    VersionUseRow,
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -70,11 +76,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def factset_digest(facts: Sequence[Fact]) -> str:
-    canonical = sorted(
-        (f.category, f.dimension, f.value, [(e.path, e.line, e.signal) for e in f.evidence])
-        for f in facts
-    )
+def factset_digest(result: RepoResult) -> str:
+    """Identity of everything detection learned about one repository state."""
+    canonical = [
+        sorted(
+            (f.category, f.dimension, f.value, [(e.path, e.line, e.signal) for e in f.evidence])
+            for f in result.facts
+        ),
+        sorted((v.kind, v.tool, v.version, v.path, v.line or 0) for v in result.versions),
+        sorted((i.path, i.content_hash) for i in result.infra),
+    ]
     return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
 
 
@@ -213,7 +224,7 @@ class Store:
                     factset_id = reuse[result.location].factset_id
                     owners = reuse[result.location].owners
                 else:
-                    factset_id = self._factset(session, result.facts)
+                    factset_id = self._factset(session, result)
                 meta = result.meta
                 session.add(
                     RepoScanRow(
@@ -261,10 +272,11 @@ class Store:
         session.flush()
         return rows
 
-    def _factset(self, session: Session, facts: Sequence[Fact]) -> int | None:
-        if not facts:
+    def _factset(self, session: Session, result: RepoResult) -> int | None:
+        facts = result.facts
+        if not (facts or result.versions or result.infra):
             return None
-        digest = factset_digest(facts)
+        digest = factset_digest(result)
         existing = session.scalars(select(FactSetRow.id).where(FactSetRow.digest == digest)).first()
         if existing is not None:
             return existing
@@ -284,7 +296,104 @@ class Store:
             for row, fact in zip(rows, facts, strict=True)
             for e in fact.evidence
         )
+        session.add_all(
+            VersionUseRow(
+                factset_id=factset.id,
+                kind=v.kind,
+                tool=v.tool[:255],
+                version=v.version[:255],
+                path=v.path,
+                line=v.line,
+            )
+            for v in result.versions
+        )
+        self._infra(session, factset.id, result.infra)
         return factset.id
+
+    def _infra(self, session: Session, factset_id: int, files: Sequence[InfraFile]) -> None:
+        hashes = list({f.content_hash for f in files})
+        known = (
+            set(
+                session.scalars(
+                    select(InfraContentRow.hash).where(InfraContentRow.hash.in_(hashes))
+                )
+            )
+            if hashes
+            else set()
+        )
+        for f in files:
+            if f.content_hash not in known:
+                known.add(f.content_hash)
+                session.add(
+                    InfraContentRow(
+                        hash=f.content_hash,
+                        kind=f.kind,
+                        lines=f.lines,
+                        text_z=zlib.compress(f.text.encode()),
+                        minhash=f.minhash,
+                    )
+                )
+        session.flush()
+        session.add_all(
+            InfraFileRow(factset_id=factset_id, path=f.path, content_hash=f.content_hash)
+            for f in files
+        )
+
+    def effort_material(
+        self, scan: ScanSummary
+    ) -> dict[str, tuple[tuple[VersionUse, ...], tuple[InfraFile, ...]]]:
+        """location -> versions and infra files (text left empty, see `infra_texts`)."""
+        locations = {r.location for r in scan.repos}
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(RepoRow.location, RepoScanRow.factset_id)
+                .join(RepoScanRow, RepoScanRow.repo_id == RepoRow.id)
+                .where(RepoScanRow.scan_id == scan.id, RepoScanRow.factset_id.is_not(None))
+            ).all()
+            by_set: dict[int, list[str]] = {}
+            for location, factset_id in rows:
+                if location in locations and factset_id is not None:
+                    by_set.setdefault(factset_id, []).append(location)
+            versions: dict[int, list[VersionUse]] = {}
+            infra: dict[int, list[InfraFile]] = {}
+            ids = sorted(by_set)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for v in session.scalars(
+                    select(VersionUseRow).where(VersionUseRow.factset_id.in_(chunk))
+                ):
+                    versions.setdefault(v.factset_id, []).append(
+                        VersionUse(v.kind, v.tool, v.version, v.path, v.line)
+                    )
+                for f, c in session.execute(
+                    select(InfraFileRow, InfraContentRow)
+                    .join(InfraContentRow, InfraContentRow.hash == InfraFileRow.content_hash)
+                    .where(InfraFileRow.factset_id.in_(chunk))
+                ).all():
+                    infra.setdefault(f.factset_id, []).append(
+                        InfraFile(c.kind, f.path, c.hash, c.lines, "", c.minhash)
+                    )
+        out: dict[str, tuple[tuple[VersionUse, ...], tuple[InfraFile, ...]]] = {}
+        for factset_id, locs in by_set.items():
+            for location in locs:
+                out[location] = (
+                    tuple(versions.get(factset_id, ())),
+                    tuple(infra.get(factset_id, ())),
+                )
+        return out
+
+    def infra_texts(self, hashes: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        with Session(self.engine) as session:
+            unique = sorted(set(hashes))
+            for start in range(0, len(unique), 500):
+                for row in session.scalars(
+                    select(InfraContentRow).where(
+                        InfraContentRow.hash.in_(unique[start : start + 500])
+                    )
+                ):
+                    out[row.hash] = zlib.decompress(row.text_z).decode()
+        return out
 
     def finish_scan(self, scan_id: int, status: str, note: str | None = None) -> None:
         with Session(self.engine) as session, session.begin():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -100,3 +100,38 @@ class RepoScanRow(Base):
     pushed_at: Mapped[str | None] = mapped_column(String(40))
     visibility: Mapped[str | None] = mapped_column(String(16))
     owners: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class VersionUseRow(Base):
+    __tablename__ = "version_use"
+    __table_args__ = (Index("ix_version_use_factset", "factset_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    factset_id: Mapped[int] = mapped_column(ForeignKey("factset.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    tool: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)
+    line: Mapped[int | None] = mapped_column(Integer)
+
+
+class InfraContentRow(Base):
+    """One normalised infra file text, stored once however many repositories carry it."""
+
+    __tablename__ = "infra_content"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    lines: Mapped[int] = mapped_column(Integer)
+    text_z: Mapped[bytes] = mapped_column(LargeBinary)  # zlib
+    minhash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class InfraFileRow(Base):
+    __tablename__ = "infra_file"
+    __table_args__ = (Index("ix_infra_file_factset", "factset_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    factset_id: Mapped[int] = mapped_column(ForeignKey("factset.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(ForeignKey("infra_content.hash"))

@@ -1,0 +1,33 @@
+"""Assemble the duplicated-effort report of a stored scan (store -> engine -> report data)."""
+
+from __future__ import annotations
+
+from driftscan.engine.analyse import divergence
+from driftscan.engine.effort import explain_differences, find_clusters, rank, version_drift
+from driftscan.engine.rules import Ruleset
+from driftscan.models import ScanSummary
+from driftscan.reports.effort import EffortReport
+from driftscan.store.queries import Store
+
+EXPLAINED_CLUSTERS = 50  # differing lines are computed for the clusters a report can show
+
+
+def build_effort_report(store: Store, scan: ScanSummary, ruleset: Ruleset) -> EffortReport:
+    material = store.effort_material(scan)
+    names = {r.location: r.name for r in scan.repos}
+    versions = {names[loc]: m[0] for loc, m in material.items() if loc in names}
+    infra = {names[loc]: m[1] for loc, m in material.items() if loc in names}
+    clusters = find_clusters(infra)
+    shown = clusters[:EXPLAINED_CLUSTERS]
+    texts = store.infra_texts([v.content_hash for c in shown for v in c.variants])
+    clusters = [explain_differences(c, texts) for c in shown] + clusters[EXPLAINED_CLUSTERS:]
+    drift = version_drift(versions)
+    divergences = divergence(ruleset.rules, scan.repos)
+    return EffortReport(
+        scan=scan,
+        ranked=rank(clusters, drift, divergences),
+        divergences=divergences,
+        drift=drift,
+        clusters=clusters,
+        owners={r.name: r.owners for r in scan.repos},
+    )

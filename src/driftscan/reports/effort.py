@@ -1,0 +1,201 @@
+"""`driftscan report effort`: where teams solve the same infrastructure problem separately.
+
+Rendering only: the analysis is engine/effort.py. One screen of ranked sources first, then
+divergence, version drift and clusters; terminal (rich), Markdown, JSON and CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from driftscan.engine.analyse import Divergence
+from driftscan.engine.effort import Cluster, EffortItem, VersionSpread
+from driftscan.models import ScanSummary
+
+EFFORT_SCHEMA = "driftscan/effort/v1"
+
+
+@dataclass(frozen=True)
+class EffortReport:
+    scan: ScanSummary
+    ranked: Sequence[EffortItem]
+    divergences: Sequence[Divergence]
+    drift: Sequence[VersionSpread]
+    clusters: Sequence[Cluster]
+    owners: dict[str, tuple[str, ...]]  # repository -> owners (CODEOWNERS)
+
+
+def _teams(report: EffortReport, repos: Sequence[str]) -> str:
+    teams = sorted({o for r in repos for o in report.owners.get(r, ()) if o.startswith("@")})
+    return ", ".join(teams[:4]) + (f" +{len(teams) - 4}" if len(teams) > 4 else "")
+
+
+def render_table(console: Console, report: EffortReport, top: int = 10) -> None:
+    scan = report.scan
+    console.print(
+        Text(
+            f"Duplicated infrastructure effort · scan #{scan.id} · {len(scan.repos)} repositories",
+            style="bold",
+        )
+    )
+    summary = Table(
+        title="Top sources of duplicated effort",
+        title_justify="left",
+        show_edge=False,
+        expand=False,
+    )
+    summary.add_column("#", justify="right")
+    summary.add_column("what", overflow="fold", ratio=3)
+    summary.add_column("score", justify="right")
+    summary.add_column("why the score", overflow="fold", ratio=4)
+    for i, item in enumerate(report.ranked[:top], 1):
+        summary.add_row(str(i), item.title, str(item.score), Text(item.explanation, style="dim"))
+    console.print(summary)
+    console.print()
+    div = Table(title="Divergence per dimension", title_justify="left", show_edge=False)
+    for column in ("dimension", "values", "dominant", "entropy", "none"):
+        div.add_column(column, overflow="fold")
+    for d in report.divergences:
+        dominant = f"{d.dominant.value} {d.dominant_share:.0%}" if d.dominant else "—"
+        div.add_row(d.dimension, str(d.distinct), dominant, f"{d.entropy:.2f}", str(d.none))
+    console.print(div)
+    console.print()
+    drift = Table(title="Version drift", title_justify="left", show_edge=False)
+    for column in ("tool", "kind", "versions (repositories)"):
+        drift.add_column(column, overflow="fold")
+    for spread in report.drift[:top]:
+        versions = ", ".join(f"{v} ({len(r)})" for v, r in spread.versions[:6])
+        drift.add_row(spread.tool, spread.kind, versions)
+    console.print(drift)
+    console.print()
+    clusters = Table(title="Copied infrastructure files", title_justify="left", show_edge=False)
+    for column in (
+        "kind",
+        "copies / variants",
+        "canonical",
+        "repositories",
+        "teams",
+        "absorb with",
+    ):
+        clusters.add_column(column, overflow="fold")
+    for cluster in report.clusters[:top]:
+        canonical = cluster.canonical.copies[0]
+        clusters.add_row(
+            cluster.kind,
+            f"{cluster.copies} / {len(cluster.variants)}",
+            f"{canonical.repo}:{canonical.path}",
+            ", ".join(cluster.repos),
+            _teams(report, cluster.repos),
+            cluster.absorber,
+        )
+    console.print(clusters)
+
+
+def as_dict(report: EffortReport) -> dict[str, Any]:
+    return {
+        "schema": EFFORT_SCHEMA,
+        "scan": {
+            "id": report.scan.id,
+            "status": report.scan.status,
+            "repos": len(report.scan.repos),
+        },
+        "ranked": [
+            {
+                "kind": i.kind,
+                "title": i.title,
+                "score": i.score,
+                "explanation": i.explanation,
+                "repos": i.repos,
+            }
+            for i in report.ranked
+        ],
+        "divergence": [
+            {
+                "dimension": d.dimension,
+                "distinct": d.distinct,
+                "dominant": d.dominant.value if d.dominant else None,
+                "dominant_share": round(d.dominant_share, 4),
+                "entropy": round(d.entropy, 4),
+                "none": d.none,
+                "values": {v.value: v.repos for v in d.values},
+            }
+            for d in report.divergences
+        ],
+        "drift": [
+            {"kind": s.kind, "tool": s.tool, "versions": {v: list(r) for v, r in s.versions}}
+            for s in report.drift
+        ],
+        "clusters": [
+            {
+                "kind": c.kind,
+                "score": c.score,
+                "repos": list(c.repos),
+                "copies": c.copies,
+                "absorber": c.absorber,
+                "teams": [t for t in _teams(report, c.repos).split(", ") if t],
+                "variants": [
+                    {
+                        "content_hash": v.content_hash,
+                        "lines": v.lines,
+                        "differing_lines": v.differing,
+                        "sample": list(v.sample),
+                        "copies": [{"repo": c2.repo, "path": c2.path} for c2 in v.copies],
+                    }
+                    for v in c.variants
+                ],
+            }
+            for c in report.clusters
+        ],
+    }
+
+
+def render_json(report: EffortReport) -> str:
+    return json.dumps(as_dict(report), indent=2) + "\n"
+
+
+def render_markdown(report: EffortReport, top: int = 10) -> str:
+    lines = [
+        f"# Duplicated infrastructure effort — scan #{report.scan.id}",
+        "",
+        "| # | what | score | why |",
+        "|--:|---|--:|---|",
+    ]
+    for i, item in enumerate(report.ranked[:top], 1):
+        lines.append(f"| {i} | {item.title} | {item.score} | {item.explanation} |")
+    lines += ["", "## Version drift", "", "| tool | kind | versions |", "|---|---|---|"]
+    for s in report.drift[:top]:
+        lines.append(
+            f"| {s.tool} | {s.kind} | "
+            + ", ".join(f"{v} ({len(r)})" for v, r in s.versions[:6])
+            + " |"
+        )
+    lines += [
+        "",
+        "## Copied infrastructure files",
+        "",
+        "| kind | copies / variants | repositories | absorb with |",
+        "|---|--:|---|---|",
+    ]
+    for c in report.clusters[:top]:
+        lines.append(
+            f"| {c.kind} | {c.copies} / {len(c.variants)} | {', '.join(c.repos)} | {c.absorber} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_csv(report: EffortReport) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["rank", "kind", "title", "score", "repos", "explanation"])
+    for i, item in enumerate(report.ranked, 1):
+        writer.writerow([i, item.kind, item.title, item.score, item.repos, item.explanation])
+    return out.getvalue()
