@@ -154,3 +154,12 @@ def test_teaching_and_example_folders_are_inactive() -> None:
     ):
         assert not is_active_path(path), path
     assert is_active_path("storefront-demo/Dockerfile")
+    for path in (
+        "docs/snippets/deployment.yaml",
+        "x/__snapshot__/a.yaml",
+        "pkg/_testdata/k.key",
+        "config/keys.example/a.key",
+        "its/env/Dockerfile",
+    ):
+        assert not is_active_path(path), path
+    assert is_active_path("apps/docs/netlify.toml")  # a documentation site's own deployment

@@ -504,7 +504,10 @@ def detect_repo(
             problems=listing.problems,
             complete=listing.complete,
         )
-    active: list[FileEntry] = [f for f in listing.files if is_active_path(f.path)]
+    # CODEOWNERS counts wherever the forges read it (docs/ included), unlike configuration.
+    active: list[FileEntry] = [
+        f for f in listing.files if is_active_path(f.path) or f.path in CODEOWNERS_PATHS
+    ]
     matched = compiled.matcher.match([f.path for f in active])
     sizes = {f.path: f.size for f in active}
     ctx = RepoContext(

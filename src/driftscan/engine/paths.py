@@ -29,6 +29,15 @@ INACTIVE_DIRS: tuple[str, ...] = (
     "_examples",
     "sample",
     "samples",
+    "__snapshot__",
+    "__snapshots__",
+    "_testdata",
+    "mock",
+    "mocks",
+    "__mocks__",
+    "e2e",
+    "integration-tests",
+    "its",  # Maven's integration-test projects
     "exercises",  # teaching material: answers, not this repository's setup
     "solutions",
     "testdata",
@@ -54,7 +63,19 @@ _INACTIVE_DIR_SET = frozenset(INACTIVE_DIRS)
 _INACTIVE_PAIR_SET = frozenset(INACTIVE_PAIRS)
 
 
-_INACTIVE_SUFFIXES = ("-examples", "_examples", "-samples", "_samples", "-demos", "_demos")
+# Only at the root: `apps/docs/` in a monorepo is usually a documentation site with its own
+# real deployment, while `docs/` at the root is the repository's documentation.
+_DOCS_ROOTS = frozenset(("docs", "doc", "documentation"))
+_INACTIVE_SUFFIXES = (
+    "-examples",
+    "_examples",
+    "-samples",
+    "_samples",
+    "-demos",
+    "_demos",
+    ".example",
+    ".sample",
+)
 
 
 def is_active_path(path: str) -> bool:
@@ -64,6 +85,8 @@ def is_active_path(path: str) -> bool:
         return True
     lowered = [p.lower() for p in parts]
     if any(p in _INACTIVE_DIR_SET or p.endswith(_INACTIVE_SUFFIXES) for p in lowered):
+        return False
+    if lowered[0] in _DOCS_ROOTS:  # a repository's own documentation shows config, it is not config
         return False
     return not any(pair in _INACTIVE_PAIR_SET for pair in pairwise(lowered))
 
