@@ -34,10 +34,17 @@ KINDS = {
 }
 
 
+WORDS = "build test lint deploy push pull cache restore login scan sign publish notify migrate seed".split()
+
+
 def template(kind: str, family: int, rng: random.Random) -> list[str]:
-    body = [f"# {kind} template {family}"]
-    for i in range(rng.randint(12, 60)):
-        body.append(f"step_{family}_{i}: run task-{family}-{i} --flag value-{i % 7}")
+    """A family's own vocabulary (numbers would be folded away by the signature)."""
+    words = rng.sample(WORDS, 6)
+    tag = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6))
+    body = [f"name: {kind}-{tag}"]
+    for _ in range(rng.randint(12, 60)):
+        a, b, c = rng.choice(words), rng.choice(words), rng.choice(WORDS)
+        body.append(f"{a}-{tag}: run {b} --{c} {rng.choice(words)}-{tag}")
     return body
 
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import networkx as nx
+from networkx.utils import UnionFind
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
@@ -133,9 +133,11 @@ def _minhash(signature: bytes) -> MinHash:
 def find_clusters(
     files: Mapping[str, Sequence[InfraFile]], similarity: float = SIMILARITY
 ) -> list[Cluster]:
-    """Near-duplicate infra files across repositories (repo -> files). Identical texts share a
-    node; LSH proposes similar pairs, the MinHash estimate confirms them; connected components
-    spanning two or more repositories are clusters."""
+    """Near-duplicate infra files across repositories (repo -> files). Identical texts are one
+    node; LSH proposes similar nodes and the MinHash estimate confirms them; a union-find
+    (networkx) joins confirmed pairs. Candidates already joined are not compared again, so a
+    family of thousands of copies costs about one comparison per member, not one per pair.
+    Sets spanning two or more repositories are clusters."""
     by_kind: dict[str, dict[str, list[tuple[str, InfraFile]]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -144,27 +146,26 @@ def find_clusters(
             by_kind[f.kind][f.content_hash].append((repo, f))
     clusters = []
     for kind, contents in by_kind.items():
-        graph = nx.Graph()
-        lsh = MinHashLSH(threshold=similarity, num_perm=NUM_PERM)
         hashes = {h: _minhash(items[0][1].minhash) for h, items in contents.items()}
+        lsh = MinHashLSH(threshold=similarity, num_perm=NUM_PERM)
         for content_hash, minhash in hashes.items():
-            graph.add_node(content_hash)
             lsh.insert(content_hash, minhash)
+        sets = UnionFind(hashes)
         for content_hash, minhash in hashes.items():
             for other in lsh.query(minhash):
-                if other != content_hash and not graph.has_edge(content_hash, other):
-                    score = minhash.jaccard(hashes[other])
-                    if score >= similarity:
-                        graph.add_edge(content_hash, other, weight=score)
-        for component in nx.connected_components(graph):
-            repos = {repo for h in component for repo, _f in contents[h]}
+                if (
+                    sets[other] != sets[content_hash]
+                    and minhash.jaccard(hashes[other]) >= similarity
+                ):
+                    sets.union(content_hash, other)
+        for members in sets.to_sets():
+            repos = {repo for h in members for repo, _f in contents[h]}
             if len(repos) < 2:
                 continue
-            centrality = {
-                h: (len(contents[h]), sum(d["weight"] for _a, _b, d in graph.edges(h, data=True)))
-                for h in component
-            }
-            ordered = sorted(component, key=lambda h: (-centrality[h][0], -centrality[h][1], h))
+            canonical = _canonical(members, contents, hashes)
+            ordered = [canonical] + sorted(
+                (h for h in members if h != canonical), key=lambda h: (-len(contents[h]), h)
+            )
             variants = tuple(
                 Variant(
                     h,
@@ -180,6 +181,25 @@ def find_clusters(
             )
             clusters.append(Cluster(kind, variants))
     return sorted(clusters, key=lambda c: (-c.score, c.kind, c.canonical.content_hash))
+
+
+CENTRALITY_SAMPLE = 24  # members each candidate is compared with when picking the canonical one
+
+
+def _canonical(
+    members: set[str],
+    contents: Mapping[str, list[tuple[str, InfraFile]]],
+    hashes: Mapping[str, MinHash],
+) -> str:
+    """The most copied variant; among equals, the one most similar to the others (a bounded,
+    deterministic sample of them), so the canonical variant sits in the middle of the family."""
+    ordered = sorted(members)
+    most = max(len(contents[h]) for h in ordered)
+    candidates = [h for h in ordered if len(contents[h]) == most][:CENTRALITY_SAMPLE]
+    sample = ordered[:: max(1, len(ordered) // CENTRALITY_SAMPLE)][:CENTRALITY_SAMPLE]
+    return max(
+        candidates, key=lambda h: (sum(hashes[h].jaccard(hashes[o]) for o in sample if o != h), h)
+    )
 
 
 def explain_differences(cluster: Cluster, texts: Mapping[str, str], sample: int = 4) -> Cluster:
