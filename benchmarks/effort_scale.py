@@ -34,10 +34,26 @@ KINDS = {
 }
 
 
-WORDS = "build test lint deploy push pull cache restore login scan sign publish notify migrate seed".split()
+WORDS = [
+    "build",
+    "test",
+    "lint",
+    "deploy",
+    "push",
+    "pull",
+    "cache",
+    "restore",
+    "login",
+    "scan",
+    "sign",
+    "publish",
+    "notify",
+    "migrate",
+    "seed",
+]
 
 
-def template(kind: str, family: int, rng: random.Random) -> list[str]:
+def template(kind: str, rng: random.Random) -> list[str]:
     """A family's own vocabulary (numbers would be folded away by the signature)."""
     words = rng.sample(WORDS, 6)
     tag = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6))
@@ -67,10 +83,8 @@ def build(count: int, seed: int = 11) -> dict[str, tuple[InfraFile, ...]]:
         for kind, path in KINDS.items():
             if rng.random() < 0.15:
                 continue  # not every repository has every kind
-            if rng.random() < 0.2:
-                lines = template(kind, 1000 + n, rng)  # a one-off file
-            else:
-                lines = rng.choice(templates[kind])
+            # a one-off file for one in five, else a copy of a family's template
+            lines = template(kind, rng) if rng.random() < 0.2 else rng.choice(templates[kind])
             texts[path] = mutate(lines, name, rng)
         org[name] = infra_files(texts, texts.get, name)
     return org

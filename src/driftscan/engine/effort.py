@@ -18,9 +18,9 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from networkx.utils import UnionFind
 import numpy as np
 from datasketch import MinHash, MinHashLSH
+from networkx.utils import UnionFind
 
 from driftscan.engine.analyse import Divergence
 from driftscan.engine.infra import MINHASH_SCHEME, NUM_PERM
@@ -163,9 +163,12 @@ def find_clusters(
             if len(repos) < 2:
                 continue
             canonical = _canonical(members, contents, hashes)
-            ordered = [canonical] + sorted(
-                (h for h in members if h != canonical), key=lambda h: (-len(contents[h]), h)
-            )
+            ordered = [
+                canonical,
+                *sorted(
+                    (h for h in members if h != canonical), key=lambda h: (-len(contents[h]), h)
+                ),
+            ]
             variants = tuple(
                 Variant(
                     h,
