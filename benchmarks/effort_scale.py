@@ -75,7 +75,7 @@ def mutate(lines: list[str], name: str, rng: random.Random) -> str:
 
 def build(count: int, seed: int = 11) -> dict[str, tuple[InfraFile, ...]]:
     rng = random.Random(seed)
-    templates = {k: [template(k, f, rng) for f in range(30)] for k in KINDS}
+    templates = {k: [template(k, rng) for _ in range(30)] for k in KINDS}
     org = {}
     for n in range(count):
         name = f"svc-{n:05d}"
