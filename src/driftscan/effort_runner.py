@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from driftscan.engine.analyse import divergence
 from driftscan.engine.effort import explain_differences, find_clusters, rank, version_drift
+from driftscan.engine.policy import Policy, evaluate
 from driftscan.engine.rules import Ruleset
-from driftscan.models import ScanSummary
+from driftscan.models import Finding, ScanSummary
 from driftscan.reports.effort import EffortReport
 from driftscan.store.queries import Store
 
 EXPLAINED_CLUSTERS = 50  # differing lines are computed for the clusters a report can show
 
 
-def build_effort_report(store: Store, scan: ScanSummary, ruleset: Ruleset) -> EffortReport:
+def record_findings(
+    store: Store, scan: ScanSummary, ruleset: Ruleset, policy: Policy | None
+) -> list[Finding]:
+    """Measure every repository against the policy (or the org norm) and store the findings."""
+    findings = evaluate(ruleset.rules, scan.repos, divergence(ruleset.rules, scan.repos), policy)
+    store.record_findings(scan.id, findings)
+    return findings
+
+
+def build_effort_report(
+    store: Store, scan: ScanSummary, ruleset: Ruleset, policy: Policy | None = None
+) -> EffortReport:
     material = store.effort_material(scan)
     names = {r.location: r.name for r in scan.repos}
     versions = {names[loc]: m[0] for loc, m in material.items() if loc in names}
@@ -23,11 +35,15 @@ def build_effort_report(store: Store, scan: ScanSummary, ruleset: Ruleset) -> Ef
     clusters = [explain_differences(c, texts) for c in shown] + clusters[EXPLAINED_CLUSTERS:]
     drift = version_drift(versions)
     divergences = divergence(ruleset.rules, scan.repos)
+    findings = record_findings(store, scan, ruleset, policy)
+    owners = {r.name: (policy.owners_of(r) if policy else r.owners) for r in scan.repos}
     return EffortReport(
         scan=scan,
         ranked=rank(clusters, drift, divergences),
         divergences=divergences,
         drift=drift,
         clusters=clusters,
-        owners={r.name: r.owners for r in scan.repos},
+        owners=owners,
+        findings=findings,
+        policy=policy,
     )

@@ -10,6 +10,34 @@ from enum import Enum
 from typing import Protocol
 
 
+class Outcome(str, Enum):
+    """A finding's outcome. `unknown` when the repository could not be seen: never a silent pass."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_APPLICABLE = "not_applicable"
+    UNKNOWN = "unknown"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A repository measured against the policy or the org norm for one dimension."""
+
+    rule_id: str
+    dimension: str
+    repo: str
+    location: str
+    value: str  # the value concerned ("" when none)
+    outcome: Outcome
+    kind: str  # forbidden | not-allowed | missing | not-preferred | off-norm | norm | policy | ...
+    severity: str  # info | low | medium | high
+    message: str
+    remediation: str
+    fingerprint: str  # no line numbers: the same drift matches across scans and PRs
+    waiver: str | None = None  # the reason of a waiver that covers it
+
+
 class RepoStatus(str, Enum):
     """How far a repository's scan got."""
 

@@ -133,9 +133,9 @@ def test_rules_test_reports_failing_user_cases(tmp_path: Path) -> None:
 
 def test_db_upgrade_and_status(db: str) -> None:
     code, out, _ = run("db", "upgrade", "--db", db)
-    assert code == 0 and "-> 0003" in out
+    assert code == 0 and "-> 0004" in out
     code, out, _ = run("db", "upgrade", "--db", db)
-    assert "already at revision 0003" in out
+    assert "already at revision 0004" in out
     code, out, _ = run("db", "status", "--db", db)
     assert "up to date" in out
 
@@ -175,3 +175,26 @@ def test_report_effort_in_every_format(db: str, tmp_path: Path) -> None:
     assert "Top sources of duplicated effort" in out and "Copied infrastructure files" in out
     code, out, _ = run("report", "--db", db, "--format", "json")  # the plain report still works
     assert json.loads(out)["schema"] == "driftscan/report/v1"
+
+
+def test_policy_findings_are_stored_and_bad_policies_are_usage_errors(
+    db: str, tmp_path: Path
+) -> None:
+    policy = tmp_path / "driftscan.yaml"
+    policy.write_text(
+        "version: 1\ndimensions:\n  ci.system:\n    preferred: github-actions\n    forbidden: [travis]\n"
+        "waivers:\n  - {repo: legacy-billing, dimension: ci.system, value: travis, reason: sunset, expires: 2099-01-01}\n"
+    )
+    code, _, err = run(
+        "scan", *DEMO_REPOS, "--db", db, "--quiet", "--format", "none", "--policy", str(policy)
+    )
+    assert code == 0, err
+    code, out, _ = run("report", "effort", "--db", db, "--format", "json", "--policy", str(policy))
+    data = json.loads(out)
+    travis = [f for f in data["findings"] if f["value"] == "travis"]
+    assert travis and travis[0]["kind"] == "forbidden" and travis[0]["waiver"] == "sunset"
+    ci = next(d for d in data["divergence"] if d["dimension"] == "ci.system")
+    assert ci["golden_path"] == "github-actions (policy)" and ci["waived"] == 1
+    policy.write_text("dimensions:\n  ci.system:\n    forbidden: [travis-ci]\n")
+    code, _, err = run("scan", DEMO_REPOS[0], "--db", db, "--policy", str(policy))
+    assert code == 2 and "driftscan.yaml:3: 'travis-ci' is not a value of ci.system" in err

@@ -15,6 +15,7 @@ import click
 from platformdirs import user_data_path
 from rich.console import Console
 
+from driftscan.engine.policy import Policy, PolicyError, load_policy
 from driftscan.engine.rules import RuleError, Ruleset, load_ruleset
 from driftscan.store.queries import Store, StoreError
 
@@ -61,6 +62,21 @@ def db_option(func: F) -> F:
         help="SQLAlchemy database URL (default: $DRIFTSCAN_DB, else a SQLite file in the user "
         "data folder). PostgreSQL: postgresql+psycopg://user@host/db",
     )(func)
+
+
+def policy_option(func: F) -> F:
+    return click.option(
+        "--policy",
+        "policy_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Org policy file (default: ./driftscan.yaml when present). See docs/policy.md.",
+    )(func)
+
+
+def get_policy(policy_file: Path | None, ruleset: Ruleset) -> Policy | None:
+    path = policy_file or (Path("driftscan.yaml") if Path("driftscan.yaml").is_file() else None)
+    return load_policy(path, ruleset.rules) if path is not None else None
 
 
 def output_option(func: F) -> F:
@@ -115,6 +131,8 @@ def handle_errors(func: F) -> F:
             fail(f"invalid rule file: {exc}")
         except StoreError as exc:
             fail(str(exc))
+        except PolicyError as exc:
+            fail(f"invalid policy file: {exc}")
         except KeyboardInterrupt:
             stderr_console().print("interrupted", style="yellow")
             raise SystemExit(EXIT_INTERRUPTED) from None

@@ -8,10 +8,12 @@ import click
 
 from driftscan.cli.common import (
     db_option,
+    get_policy,
     get_ruleset,
     handle_errors,
     open_store,
     output_option,
+    policy_option,
     rules_option,
     stdout_console,
 )
@@ -68,6 +70,7 @@ def report(
     help="Rows per section in table and Markdown output.",
 )
 @output_option
+@policy_option
 @db_option
 @rules_option
 @handle_errors
@@ -76,6 +79,7 @@ def effort(
     fmt: str,
     top: int,
     output: Path | None,
+    policy_file: Path | None,
     db_url: str | None,
     rules_dirs: tuple[Path, ...],
 ) -> None:
@@ -83,7 +87,9 @@ def effort(
     the same tool at many versions (drift) and different tools for one job (divergence),
     ranked by an effort score whose arithmetic is shown."""
     store = open_store(db_url)
-    data = build_effort_report(store, store.load_scan(scan_id), get_ruleset(rules_dirs))
+    ruleset = get_ruleset(rules_dirs)
+    policy = get_policy(policy_file, ruleset)
+    data = build_effort_report(store, store.load_scan(scan_id), ruleset, policy)
     if fmt == "table":
         console = stdout_console()
         if output is not None:

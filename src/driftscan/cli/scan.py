@@ -15,16 +15,19 @@ from driftscan.cli.common import (
     db_option,
     fail,
     fingerprint_salt,
+    get_policy,
     get_ruleset,
     handle_errors,
     open_store,
     output_option,
     parse_size,
+    policy_option,
     rules_option,
     stderr_console,
 )
 from driftscan.cli.forge import ForgeRequest, forge_options
 from driftscan.cli.output import FORMATS, emit
+from driftscan.effort_runner import record_findings
 from driftscan.forge_runner import ForgeScanOptions, run_forge_scan
 from driftscan.models import ReadError, RepoResult, ScanOutcome
 from driftscan.runner import ScanOptions, run_scan
@@ -36,6 +39,7 @@ ProgressFn = Callable[[RepoResult, int, int], None]
 @click.command("scan")
 @click.argument("sources", nargs=-1, required=False, metavar="[SOURCE]...")
 @forge_options
+@policy_option
 @db_option
 @rules_option
 @click.option(
@@ -73,6 +77,7 @@ ProgressFn = Callable[[RepoResult, int, int], None]
 def scan(
     sources: tuple[str, ...],
     forge: ForgeRequest,
+    policy_file: Path | None,
     db_url: str | None,
     rules_dirs: tuple[Path, ...],
     fmt: str,
@@ -109,6 +114,7 @@ def scan(
         fail("scan local SOURCEs and a forge in separate runs (each becomes its own scan)")
     size_cap = parse_size(max_file_size)
     ruleset = get_ruleset(rules_dirs)
+    policy = get_policy(policy_file, ruleset)  # validated before any work is done
     store = open_store(db_url)
     err = stderr_console()
     salt = fingerprint_salt()
@@ -158,6 +164,7 @@ def scan(
             soft_wrap=True,
         )
     summary = store.load_scan(outcome.scan_id)
+    record_findings(store, summary, ruleset, policy)
     if summary.note and not quiet:
         err.print(summary.note, style="yellow", highlight=False, soft_wrap=True)
     if fmt != "none":

@@ -19,7 +19,8 @@ from rich.text import Text
 
 from driftscan.engine.analyse import Divergence
 from driftscan.engine.effort import Cluster, EffortItem, VersionSpread
-from driftscan.models import ScanSummary
+from driftscan.engine.policy import Policy
+from driftscan.models import Finding, Outcome, ScanSummary
 
 EFFORT_SCHEMA = "driftscan/effort/v1"
 
@@ -31,7 +32,44 @@ class EffortReport:
     divergences: Sequence[Divergence]
     drift: Sequence[VersionSpread]
     clusters: Sequence[Cluster]
-    owners: dict[str, tuple[str, ...]]  # repository -> owners (CODEOWNERS)
+    owners: dict[str, tuple[str, ...]]  # repository -> owners (CODEOWNERS, else the policy's map)
+    findings: Sequence[Finding] = ()
+    policy: Policy | None = None
+
+    def golden_path(self, dimension: str) -> str:
+        """What the policy prefers, or the org norm, or "no norm"."""
+        declared = self.policy.for_dimension(dimension) if self.policy else None
+        if declared is not None and declared.preferred:
+            return f"{declared.preferred} (policy)"
+        norms = {f.value for f in self.findings if f.dimension == dimension and f.kind == "norm"}
+        if norms:
+            return f"{sorted(norms)[0]} (norm)"
+        if any(f.dimension == dimension and f.kind == "no-norm" for f in self.findings):
+            return "no norm"
+        return "policy" if declared is not None else "—"
+
+    def teams_by_value(self, dimension: str) -> list[tuple[str, tuple[str, ...]]]:
+        """Which teams use which value: several teams on several values is the same problem
+        solved separately."""
+        teams: dict[str, set[str]] = {}
+        for repo in self.scan.repos:
+            owners = [o for o in self.owners.get(repo.name, ()) if o.startswith("@")] or [
+                "(no owner)"
+            ]
+            for value in repo.values(dimension):
+                teams.setdefault(value, set()).update(owners)
+        return sorted(
+            ((v, tuple(sorted(t))) for v, t in teams.items()), key=lambda vt: (-len(vt[1]), vt[0])
+        )
+
+    def off_path(self, dimension: str) -> tuple[int, int]:
+        """Repositories failing the policy or norm, and how many of those are waived."""
+        failing = [
+            f for f in self.findings if f.dimension == dimension and f.outcome is Outcome.FAIL
+        ]
+        repos = {f.repo for f in failing}
+        waived = {f.repo for f in failing if f.waiver}
+        return len(repos), len(waived)
 
 
 def _teams(report: EffortReport, repos: Sequence[str]) -> str:
@@ -62,12 +100,33 @@ def render_table(console: Console, report: EffortReport, top: int = 10) -> None:
     console.print(summary)
     console.print()
     div = Table(title="Divergence per dimension", title_justify="left", show_edge=False)
-    for column in ("dimension", "values", "dominant", "entropy", "none"):
-        div.add_column(column, overflow="fold")
+    div.add_column("dimension", no_wrap=True)
+    div.add_column("values", justify="right")
+    div.add_column("dominant", no_wrap=True)
+    div.add_column("entropy", justify="right")
+    div.add_column("golden path", overflow="fold")
+    div.add_column("off path (waived)", justify="right")
     for d in report.divergences:
         dominant = f"{d.dominant.value} {d.dominant_share:.0%}" if d.dominant else "—"
-        div.add_row(d.dimension, str(d.distinct), dominant, f"{d.entropy:.2f}", str(d.none))
+        off, waived = report.off_path(d.dimension)
+        div.add_row(
+            d.dimension,
+            str(d.distinct),
+            dominant,
+            f"{d.entropy:.2f}",
+            report.golden_path(d.dimension),
+            f"{off} ({waived})",
+        )
     console.print(div)
+    console.print()
+    teams = Table(title="Teams per approach", title_justify="left", show_edge=False)
+    for column in ("dimension", "value", "teams"):
+        teams.add_column(column, overflow="fold")
+    for d in report.divergences:
+        for value, owners in report.teams_by_value(d.dimension)[:4]:
+            shown = ", ".join(owners[:6]) + (f" +{len(owners) - 6}" if len(owners) > 6 else "")
+            teams.add_row(d.dimension, value, shown)
+    console.print(teams)
     console.print()
     drift = Table(title="Version drift", title_justify="left", show_edge=False)
     for column in ("tool", "kind", "versions (repositories)"):
@@ -127,8 +186,27 @@ def as_dict(report: EffortReport) -> dict[str, Any]:
                 "entropy": round(d.entropy, 4),
                 "none": d.none,
                 "values": {v.value: v.repos for v in d.values},
+                "golden_path": report.golden_path(d.dimension),
+                "teams": {v: list(t) for v, t in report.teams_by_value(d.dimension)},
+                "off_path": report.off_path(d.dimension)[0],
+                "waived": report.off_path(d.dimension)[1],
             }
             for d in report.divergences
+        ],
+        "findings": [
+            {
+                "dimension": f.dimension,
+                "repo": f.repo,
+                "value": f.value,
+                "outcome": f.outcome.value,
+                "kind": f.kind,
+                "severity": f.severity,
+                "message": f.message,
+                "fingerprint": f.fingerprint,
+                "waiver": f.waiver,
+            }
+            for f in report.findings
+            if f.outcome is Outcome.FAIL
         ],
         "drift": [
             {"kind": s.kind, "tool": s.tool, "versions": {v: list(r) for v, r in s.versions}}

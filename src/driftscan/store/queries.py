@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, delete, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -28,7 +28,9 @@ from sqlalchemy.orm import Session
 from driftscan.models import (
     Evidence,
     Fact,
+    Finding,
     InfraFile,
+    Outcome,
     Problem,
     RepoMeta,
     RepoResult,
@@ -40,6 +42,7 @@ from driftscan.store.tables import (
     EvidenceRow,
     FactRow,
     FactSetRow,
+    FindingRow,
     InfraContentRow,
     InfraFileRow,
     RepoRow,
@@ -381,6 +384,51 @@ class Store:
                     tuple(infra.get(factset_id, ())),
                 )
         return out
+
+    def record_findings(self, scan_id: int, findings: Sequence[Finding]) -> None:
+        """Replace the scan's findings (a report with another policy recomputes them)."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(FindingRow).where(FindingRow.scan_id == scan_id))
+            session.add_all(
+                FindingRow(
+                    scan_id=scan_id,
+                    rule_id=f.rule_id,
+                    dimension=f.dimension,
+                    repo=f.repo[:255],
+                    location=f.location,
+                    value=f.value[:255],
+                    outcome=f.outcome.value,
+                    kind=f.kind,
+                    severity=f.severity,
+                    message=f.message,
+                    fingerprint=f.fingerprint,
+                    waiver=f.waiver,
+                )
+                for f in findings
+            )
+
+    def findings(self, scan_id: int) -> list[Finding]:
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(FindingRow).where(FindingRow.scan_id == scan_id).order_by(FindingRow.id)
+            )
+            return [
+                Finding(
+                    r.rule_id,
+                    r.dimension,
+                    r.repo,
+                    r.location,
+                    r.value,
+                    Outcome(r.outcome),
+                    r.kind,
+                    r.severity,
+                    r.message,
+                    "",
+                    r.fingerprint,
+                    r.waiver,
+                )
+                for r in rows
+            ]
 
     def infra_texts(self, hashes: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}

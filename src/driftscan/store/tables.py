@@ -135,3 +135,25 @@ class InfraFileRow(Base):
     factset_id: Mapped[int] = mapped_column(ForeignKey("factset.id", ondelete="CASCADE"))
     path: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(ForeignKey("infra_content.hash"))
+
+
+class FindingRow(Base):
+    __tablename__ = "finding"
+    __table_args__ = (
+        Index("ix_finding_scan", "scan_id"),
+        Index("ix_finding_fingerprint", "fingerprint"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scan.id", ondelete="CASCADE"))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    dimension: Mapped[str] = mapped_column(String(128))
+    repo: Mapped[str] = mapped_column(String(255))
+    location: Mapped[str] = mapped_column(String(1024))
+    value: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(8))
+    message: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    waiver: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,455 @@
+"""The organisation's golden path: policy file, norms and findings.
+
+A policy file (`driftscan.yaml` or `--policy FILE`) declares per dimension what is preferred,
+allowed, forbidden or required, scoped by repository glob, topic or owner, with waivers that
+carry a reason and an expiry date. Without a policy for a dimension, the norm is its dominant
+value when that value's share reaches the threshold; below it there is "no norm", reported as
+such and never guessed. Every finding has a fingerprint without line numbers, so the same drift
+is recognised across scans, baselines and pull requests.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from driftscan.engine.analyse import Divergence
+from driftscan.engine.rules import Rule
+from driftscan.models import Finding, Outcome, RepoResult, RepoStatus
+
+SEVERITIES = ("info", "low", "medium", "high")
+
+
+class PolicyError(ValueError):
+    """An invalid policy file: `str()` is `path:line: reason`."""
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        super().__init__(f"{path}:{line}: {reason}" if line else f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class Scope:
+    repos: tuple[str, ...] = ()  # globs on the repository name; empty: every repository
+    exclude: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+
+    def covers(self, repo: RepoResult, owners: Sequence[str]) -> bool:
+        name = repo.name
+        bare = name.rsplit("/", 1)[-1]
+
+        def matches(globs: Sequence[str]) -> bool:
+            return any(fnmatch.fnmatchcase(name, g) or fnmatch.fnmatchcase(bare, g) for g in globs)
+
+        if self.repos and not matches(self.repos):
+            return False
+        if self.exclude and matches(self.exclude):
+            return False
+        if self.topics and not set(self.topics) & set(repo.meta.topics):
+            return False
+        return not self.owners or bool(
+            {o.lower() for o in self.owners} & {o.lower() for o in owners}
+        )
+
+
+@dataclass(frozen=True)
+class DimensionPolicy:
+    dimension: str
+    preferred: str | None = None
+    allowed: tuple[str, ...] = ()
+    forbidden: tuple[str, ...] = ()
+    required: bool = False
+    scope: Scope = field(default_factory=Scope)
+
+
+@dataclass(frozen=True)
+class Waiver:
+    repo: str  # glob
+    dimension: str
+    value: str | None
+    reason: str
+    expires: date | None
+
+    def applies(self, repo: RepoResult, dimension: str, value: str | None, today: date) -> bool:
+        bare = repo.name.rsplit("/", 1)[-1]
+        return (
+            self.dimension == dimension
+            and (fnmatch.fnmatchcase(repo.name, self.repo) or fnmatch.fnmatchcase(bare, self.repo))
+            and (self.value is None or self.value == value)
+            and (self.expires is None or today <= self.expires)
+        )
+
+
+@dataclass(frozen=True)
+class Policy:
+    source: str = ""
+    min_share: float | None = None  # overrides each rule's own norm threshold
+    dimensions: tuple[DimensionPolicy, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
+    owners: tuple[tuple[str, str], ...] = ()  # repository glob -> team
+
+    def for_dimension(self, dimension: str) -> DimensionPolicy | None:
+        return next((d for d in self.dimensions if d.dimension == dimension), None)
+
+    def owners_of(self, repo: RepoResult) -> tuple[str, ...]:
+        """CODEOWNERS first; the policy's owners map where a repository has none."""
+        if repo.owners:
+            return repo.owners
+        bare = repo.name.rsplit("/", 1)[-1]
+        return tuple(
+            team
+            for glob, team in self.owners
+            if fnmatch.fnmatchcase(repo.name, glob) or fnmatch.fnmatchcase(bare, glob)
+        )
+
+
+# -- loading --------------------------------------------------------------------------------
+
+_TOP = {"version", "norms", "owners", "dimensions", "waivers"}
+_DIMENSION_KEYS = {"preferred", "allowed", "forbidden", "required", "scope"}
+_SCOPE_KEYS = {"repos", "exclude", "topics", "owners"}
+_WAIVER_KEYS = {"repo", "dimension", "value", "reason", "expires"}
+
+
+def _line(node: Any, key: Any = None) -> int | None:
+    try:
+        if key is not None:
+            return int(node.lc.key(key)[0]) + 1
+        return int(node.lc.line) + 1
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def load_policy(path: Path, rules: Sequence[Rule]) -> Policy:
+    """Parse and validate a policy file against the loaded rules; errors name file and line."""
+    shown = str(path)
+    try:
+        data = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(shown, None, f"cannot read policy file: {exc.strerror}") from None
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise PolicyError(
+            shown, mark.line + 1 if mark else None, f"invalid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
+    if data is None:
+        return Policy(source=shown)
+    if not isinstance(data, CommentedMap):
+        raise PolicyError(
+            shown, 1, "a policy file is a mapping (version, norms, owners, dimensions, waivers)"
+        )
+
+    def fail(node: Any, key: Any, reason: str) -> PolicyError:
+        return PolicyError(shown, _line(node, key), reason)
+
+    for key in data:
+        if key not in _TOP:
+            raise fail(
+                data, key, f"unknown key {key!r} (expected one of {', '.join(sorted(_TOP))})"
+            )
+    if data.get("version", 1) != 1:
+        raise fail(data, "version", "only policy version 1 is understood")
+    values = {r.dimension: set(r.values) for r in rules}
+    min_share = None
+    norms = data.get("norms") or CommentedMap()
+    if not isinstance(norms, CommentedMap) or set(norms) - {"min_share"}:
+        raise fail(data, "norms", "'norms' takes only min_share")
+    if "min_share" in norms:
+        min_share = norms["min_share"]
+        if not isinstance(min_share, (int, float)) or not 0 < float(min_share) <= 1:
+            raise fail(norms, "min_share", "min_share must be a number in (0, 1]")
+        min_share = float(min_share)
+    owners = data.get("owners") or CommentedMap()
+    if not isinstance(owners, CommentedMap) or not all(isinstance(v, str) for v in owners.values()):
+        raise fail(
+            data,
+            "owners",
+            "'owners' maps repository globs to a team, e.g. 'payments-*': '@acme/payments'",
+        )
+    dimensions = []
+    dims = data.get("dimensions") or CommentedMap()
+    if not isinstance(dims, CommentedMap):
+        raise fail(data, "dimensions", "'dimensions' maps dimension names to their policy")
+    for name, spec in dims.items():
+        if name not in values:
+            raise fail(
+                dims, name, f"unknown dimension {name!r}; known: {', '.join(sorted(values))}"
+            )
+        if not isinstance(spec, CommentedMap):
+            raise fail(
+                dims,
+                name,
+                "a dimension policy is a mapping (preferred, allowed, forbidden, required, scope)",
+            )
+        for key in spec:
+            if key not in _DIMENSION_KEYS:
+                raise fail(
+                    spec,
+                    key,
+                    f"unknown key {key!r} (expected one of {', '.join(sorted(_DIMENSION_KEYS))})",
+                )
+
+        def ids(key: str, spec: CommentedMap = spec, name: str = name) -> tuple[str, ...]:
+            raw = spec.get(key, [])
+            items = [raw] if isinstance(raw, str) else raw
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise fail(spec, key, f"'{key}' takes a value id or a list of them")
+            for item in items:
+                if item not in values[name]:
+                    raise fail(
+                        spec,
+                        key,
+                        f"{item!r} is not a value of {name} (see `driftscan rules explain`)",
+                    )
+            return tuple(items)
+
+        preferred = ids("preferred")
+        if len(preferred) > 1:
+            raise fail(spec, "preferred", "'preferred' takes one value id")
+        allowed, forbidden = ids("allowed"), ids("forbidden")
+        clash = set(allowed) & set(forbidden)
+        if clash:
+            raise fail(spec, "forbidden", f"{sorted(clash)} both allowed and forbidden")
+        required = spec.get("required", False)
+        if not isinstance(required, bool):
+            raise fail(spec, "required", "'required' is true or false")
+        dimensions.append(
+            DimensionPolicy(
+                name,
+                preferred[0] if preferred else None,
+                allowed,
+                forbidden,
+                required,
+                _scope(spec, fail),
+            )
+        )
+    waivers = []
+    raw_waivers = data.get("waivers") or CommentedSeq()
+    if not isinstance(raw_waivers, CommentedSeq):
+        raise fail(data, "waivers", "'waivers' is a list")
+    for item in raw_waivers:
+        if not isinstance(item, CommentedMap):
+            raise PolicyError(
+                shown, _line(raw_waivers), "each waiver is a mapping with repo, dimension, reason"
+            )
+        for key in item:
+            if key not in _WAIVER_KEYS:
+                raise fail(item, key, f"unknown waiver key {key!r}")
+        for key in ("repo", "dimension", "reason"):
+            if not isinstance(item.get(key), str) or not item[key].strip():
+                raise PolicyError(
+                    shown, _line(item), f"a waiver needs '{key}' (a non-empty string)"
+                )
+        if item["dimension"] not in values:
+            raise fail(item, "dimension", f"unknown dimension {item['dimension']!r}")
+        expires = item.get("expires")
+        if expires is not None and not isinstance(expires, date):
+            raise fail(item, "expires", "'expires' is a date like 2027-03-31")
+        waivers.append(
+            Waiver(item["repo"], item["dimension"], item.get("value"), item["reason"], expires)
+        )
+    return Policy(
+        shown,
+        min_share,
+        tuple(dimensions),
+        tuple(waivers),
+        tuple((str(k), str(v)) for k, v in owners.items()),
+    )
+
+
+def _scope(spec: CommentedMap, fail: Callable[[Any, Any, str], PolicyError]) -> Scope:
+    node = spec.get("scope")
+    if node is None:
+        return Scope()
+    if not isinstance(node, CommentedMap):
+        raise fail(spec, "scope", "'scope' is a mapping: repos, exclude, topics, owners")
+    parts: dict[str, tuple[str, ...]] = {}
+    for key in node:
+        if key not in _SCOPE_KEYS:
+            raise fail(node, key, f"unknown scope key {key!r}")
+        raw = node[key]
+        items = [raw] if isinstance(raw, str) else raw
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise fail(node, key, f"scope '{key}' takes a string or a list of strings")
+        parts[key] = tuple(items)
+    return Scope(**parts)
+
+
+# -- evaluation -----------------------------------------------------------------------------
+
+
+def fingerprint(dimension: str, kind: str, value: str, location: str) -> str:
+    """Stable across scans and line moves: what drifts, how, and where (not on which line)."""
+    return hashlib.sha256(f"{dimension}|{kind}|{value}|{location}".encode()).hexdigest()[:16]
+
+
+def evaluate(
+    rules: Sequence[Rule],
+    repos: Sequence[RepoResult],
+    divergences: Sequence[Divergence],
+    policy: Policy | None = None,
+    today: date | None = None,
+) -> list[Finding]:
+    """Findings per repository and dimension: policy where declared, the org norm elsewhere."""
+    policy = policy or Policy()
+    today = today or date.today()
+    by_dimension = {d.dimension: d for d in divergences}
+    out: list[Finding] = []
+    for rule in rules:
+        declared = policy.for_dimension(rule.dimension)
+        norm = _norm(rule, by_dimension.get(rule.dimension), policy)
+        for repo in repos:
+            out += _repo_findings(rule, repo, declared, norm, policy, today)
+    return out
+
+
+def _norm(rule: Rule, div: Divergence | None, policy: Policy) -> str | None:
+    threshold = policy.min_share if policy.min_share is not None else rule.policy.min_share
+    if div is None or div.dominant is None or div.dominant_share < threshold:
+        return None
+    return div.dominant.value
+
+
+def _repo_findings(
+    rule: Rule,
+    repo: RepoResult,
+    declared: DimensionPolicy | None,
+    norm: str | None,
+    policy: Policy,
+    today: date,
+) -> list[Finding]:
+    def finding(outcome: Outcome, kind: str, value: str, severity: str, message: str) -> Finding:
+        waiver = next(
+            (w for w in policy.waivers if w.applies(repo, rule.dimension, value or None, today)),
+            None,
+        )
+        return Finding(
+            rule_id=rule.id,
+            dimension=rule.dimension,
+            repo=repo.name,
+            location=repo.location,
+            value=value,
+            outcome=outcome,
+            kind=kind,
+            severity=severity,
+            message=message,
+            remediation=rule.remediation.strip(),
+            fingerprint=fingerprint(rule.dimension, kind, value, repo.location),
+            waiver=waiver.reason if waiver is not None and outcome is Outcome.FAIL else None,
+        )
+
+    if repo.status is RepoStatus.ERROR:
+        return [
+            finding(
+                Outcome.UNKNOWN,
+                "unknown",
+                "",
+                "info",
+                f"{repo.name} could not be scanned: {repo.error}",
+            )
+        ]
+    values = set(repo.values(rule.dimension))
+    if declared is not None:
+        if not declared.scope.covers(repo, policy.owners_of(repo)):
+            return [
+                finding(
+                    Outcome.NOT_APPLICABLE,
+                    "out-of-scope",
+                    "",
+                    "info",
+                    f"{repo.name} is outside the policy's scope",
+                )
+            ]
+        found = []
+        for value in sorted(values & set(declared.forbidden)):
+            found.append(
+                finding(
+                    Outcome.FAIL,
+                    "forbidden",
+                    value,
+                    "high",
+                    f"{repo.name} uses {value}, which the policy forbids for {rule.dimension}",
+                )
+            )
+        if declared.allowed:
+            for value in sorted(values - set(declared.allowed) - set(declared.forbidden)):
+                found.append(
+                    finding(
+                        Outcome.FAIL,
+                        "not-allowed",
+                        value,
+                        "medium",
+                        f"{repo.name} uses {value}; allowed for {rule.dimension}: "
+                        + ", ".join(declared.allowed),
+                    )
+                )
+        if declared.required and not values:
+            found.append(
+                finding(
+                    Outcome.FAIL,
+                    "missing",
+                    "",
+                    "medium",
+                    f"{repo.name} has no {rule.dimension}, which the policy requires",
+                )
+            )
+        if declared.preferred and values and declared.preferred not in values and not found:
+            found.append(
+                finding(
+                    Outcome.FAIL,
+                    "not-preferred",
+                    ",".join(sorted(values)),
+                    "low",
+                    f"{repo.name} uses {', '.join(sorted(values))}; "
+                    f"the preferred {rule.dimension} is {declared.preferred}",
+                )
+            )
+        return found or [
+            finding(
+                Outcome.PASS,
+                "policy",
+                "",
+                "info",
+                f"{repo.name} follows the policy for {rule.dimension}",
+            )
+        ]
+    if norm is None:
+        return [
+            finding(
+                Outcome.NOT_APPLICABLE,
+                "no-norm",
+                "",
+                "info",
+                f"no norm for {rule.dimension}: no value is used widely enough",
+            )
+        ]
+    if not values:
+        return [
+            finding(
+                Outcome.NOT_APPLICABLE, "none", "", "info", f"{repo.name} has no {rule.dimension}"
+            )
+        ]
+    if norm in values:
+        return [
+            finding(Outcome.PASS, "norm", norm, "info", f"{repo.name} follows the org norm {norm}")
+        ]
+    shown = ",".join(sorted(values))
+    return [
+        finding(
+            Outcome.FAIL,
+            "off-norm",
+            shown,
+            "low",
+            f"{repo.name} uses {shown} for {rule.dimension}; most of the org uses {norm}",
+        )
+    ]

@@ -1,0 +1,156 @@
+"""Policy files: precise errors, scopes, waivers that expire, norms without a policy."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from driftscan.collectors.local import DirSource
+from driftscan.engine.analyse import divergence
+from driftscan.engine.detect import CompiledRuleset, detect_repo
+from driftscan.engine.policy import PolicyError, evaluate, fingerprint, load_policy
+from driftscan.engine.rules import Ruleset
+from driftscan.models import Outcome, RepoResult
+from tests.conftest import DEMO_ORG
+
+POLICY = """\
+version: 1
+norms: {min_share: 0.5}
+owners:
+  "legacy-*": "@acme/finance"
+dimensions:
+  ci.system:
+    preferred: github-actions
+    allowed: [github-actions, gitlab-ci]
+    forbidden: [travis]
+  secrets.handling:
+    forbidden: [dotenv-committed, plaintext-credential]
+    scope: {repos: ["legacy-*", "web-*"]}
+waivers:
+  - repo: legacy-billing
+    dimension: ci.system
+    value: jenkins
+    reason: moving to GitHub Actions with the Q3 rewrite
+    expires: 2027-03-31
+"""
+
+
+@pytest.fixture(scope="module")
+def demo(compiled: CompiledRuleset) -> list[RepoResult]:
+    return [detect_repo(compiled, DirSource(p)) for p in sorted(DEMO_ORG.iterdir()) if p.is_dir()]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "driftscan.yaml"
+    path.write_text(text)
+    return path
+
+
+def findings_for(
+    policy_text: str | None, ruleset: Ruleset, demo: list[RepoResult], tmp_path: Path, today: date
+):
+    policy = load_policy(write(tmp_path, policy_text), ruleset.rules) if policy_text else None
+    return evaluate(ruleset.rules, demo, divergence(ruleset.rules, demo), policy, today)
+
+
+def by(findings, repo: str, dimension: str):
+    return [f for f in findings if f.repo == repo and f.dimension == dimension]
+
+
+def test_policy_outcomes_scope_and_waivers(
+    ruleset: Ruleset, demo: list[RepoResult], tmp_path: Path
+) -> None:
+    found = findings_for(POLICY, ruleset, demo, tmp_path, date(2027, 1, 1))
+    legacy = by(found, "legacy-billing", "ci.system")
+    assert {(f.kind, f.value, f.outcome) for f in legacy} == {
+        ("forbidden", "travis", Outcome.FAIL),
+        ("not-allowed", "jenkins", Outcome.FAIL),
+    }
+    assert next(f for f in legacy if f.value == "jenkins").waiver.startswith(
+        "moving to GitHub Actions"
+    )
+    assert next(f for f in legacy if f.value == "travis").waiver is None
+    assert by(found, "payments-api", "ci.system")[0].outcome is Outcome.PASS
+    # scoped: only legacy-* and web-* repositories are held to the secrets policy
+    assert by(found, "legacy-billing", "secrets.handling")[0].kind == "forbidden"
+    assert by(found, "web-admin", "secrets.handling")[0].value == "dotenv-committed"
+    assert by(found, "payments-api", "secrets.handling")[0].outcome is Outcome.NOT_APPLICABLE
+
+
+def test_waivers_expire(ruleset: Ruleset, demo: list[RepoResult], tmp_path: Path) -> None:
+    later = findings_for(POLICY, ruleset, demo, tmp_path, date(2027, 4, 1))
+    jenkins = next(f for f in by(later, "legacy-billing", "ci.system") if f.value == "jenkins")
+    assert jenkins.outcome is Outcome.FAIL and jenkins.waiver is None
+
+
+def test_norms_without_a_policy(ruleset: Ruleset, demo: list[RepoResult], tmp_path: Path) -> None:
+    found = findings_for(None, ruleset, demo, tmp_path, date(2027, 1, 1))
+    catalog = by(found, "catalog-service", "ci.system")[0]
+    assert (catalog.kind, catalog.outcome, catalog.value) == ("off-norm", Outcome.FAIL, "jenkins")
+    assert "most of the org uses github-actions" in catalog.message
+    # monitoring's dominant value (prometheus, 30%) is below the threshold: no norm, not guessed
+    assert {f.kind for f in found if f.dimension == "monitoring.stack"} == {"no-norm"}
+
+
+def test_fingerprints_ignore_lines_and_are_stable() -> None:
+    assert fingerprint("ci.system", "forbidden", "travis", "/org/a") == fingerprint(
+        "ci.system", "forbidden", "travis", "/org/a"
+    )
+    assert fingerprint("ci.system", "forbidden", "travis", "/org/a") != fingerprint(
+        "ci.system", "forbidden", "travis", "/org/b"
+    )
+
+
+BROKEN = {
+    "unknown top key": ("dimension:\n  ci.system: {}\n", 1, "unknown key 'dimension'"),
+    "unknown dimension": (
+        "dimensions:\n  ci.sytem: {preferred: jenkins}\n",
+        2,
+        "unknown dimension 'ci.sytem'",
+    ),
+    "unknown value": (
+        "dimensions:\n  ci.system:\n    forbidden: [travisci]\n",
+        3,
+        "'travisci' is not a value of ci.system",
+    ),
+    "two preferred": (
+        "dimensions:\n  ci.system:\n    preferred: [jenkins, travis]\n",
+        3,
+        "takes one value id",
+    ),
+    "allowed and forbidden": (
+        "dimensions:\n  ci.system:\n    allowed: [travis]\n    forbidden: [travis]\n",
+        4,
+        "both allowed and forbidden",
+    ),
+    "bad scope": (
+        "dimensions:\n  ci.system:\n    scope: {team: x}\n",
+        3,
+        "unknown scope key 'team'",
+    ),
+    "waiver without reason": (
+        "waivers:\n  - repo: a\n    dimension: ci.system\n",
+        2,
+        "needs 'reason'",
+    ),
+    "bad expiry": (
+        "waivers:\n  - {repo: a, dimension: ci.system, reason: r, expires: soon}\n",
+        2,
+        "is a date",
+    ),
+    "bad share": ("norms: {min_share: 2}\n", 1, "min_share must be a number"),
+    "invalid yaml": ("dimensions:\n  ci.system: [\n", 3, "invalid YAML"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_policy_files_are_rejected_precisely(
+    name: str, ruleset: Ruleset, tmp_path: Path
+) -> None:
+    text, line, words = BROKEN[name]
+    with pytest.raises(PolicyError) as info:
+        load_policy(write(tmp_path, text), ruleset.rules)
+    assert words in info.value.reason, str(info.value)
+    assert info.value.line == line, str(info.value)
