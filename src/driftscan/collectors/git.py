@@ -543,22 +543,9 @@ class CachedClone(GitSource):
     def _ensure(self) -> None:
         if self._ready:
             return
+        existed = (self.git_dir / "HEAD").is_file()
         try:
-            if (self.git_dir / "HEAD").is_file():
-                wanted = self.revision if self.revision != "HEAD" else "HEAD"
-                run_git(
-                    "fetch",
-                    "--depth=1",
-                    "--no-tags",
-                    "--filter=blob:none",
-                    "--recurse-submodules=no",
-                    "origin",
-                    wanted,
-                    git_dir=self.git_dir,
-                    timeout=CLONE_TIMEOUT,
-                    extra_env=self._env,
-                )
-            else:
+            if not existed:
                 self.git_dir.parent.mkdir(parents=True, exist_ok=True)
                 run_git(
                     *CLONE_ARGS,
@@ -569,19 +556,19 @@ class CachedClone(GitSource):
                     timeout=CLONE_TIMEOUT,
                     extra_env=self._env,
                 )
-                if self.revision != "HEAD":
-                    run_git(
-                        "fetch",
-                        "--depth=1",
-                        "--no-tags",
-                        "--filter=blob:none",
-                        "--recurse-submodules=no",
-                        "origin",
-                        self.revision,
-                        git_dir=self.git_dir,
-                        timeout=CLONE_TIMEOUT,
-                        extra_env=self._env,
-                    )
+            if existed or self.revision != "HEAD":  # bring the wanted commit into the cache
+                run_git(
+                    "fetch",
+                    "--depth=1",
+                    "--no-tags",
+                    "--filter=blob:none",
+                    "--recurse-submodules=no",
+                    "origin",
+                    self.revision,
+                    git_dir=self.git_dir,
+                    timeout=CLONE_TIMEOUT,
+                    extra_env=self._env,
+                )
         except ReadError as exc:
             raise ReadError(str(exc).replace(self.url, redact_url(self.url))) from None
         self._ready = True
