@@ -7,6 +7,7 @@ import logging
 import click
 
 from driftscan import __version__
+from driftscan.cli.check import baseline_group, check
 from driftscan.cli.db import db_group
 from driftscan.cli.report import report
 from driftscan.cli.rules import rules_group
@@ -40,6 +41,8 @@ for _noisy in ("github", "urllib3", "gitlab"):
     logging.getLogger(_noisy).setLevel(logging.ERROR)
 
 main.add_command(scan)
+main.add_command(check)
+main.add_command(baseline_group)
 main.add_command(report)
 main.add_command(rules_group)
 main.add_command(db_group)

@@ -185,3 +185,29 @@ class DirSource:
                 return handle.read(self.max_file_size + 1)
         finally:
             os.close(fd)
+
+
+class IndexSource(DirSource):
+    """The files git tracks or has staged (`git ls-files`), read from the work tree: what a
+    pre-commit hook is about to commit, without untracked or ignored files such as a local
+    `.env`. The listing comes from git; reading keeps DirSource's safety checks."""
+
+    def __init__(
+        self, root: Path, paths: list[str], name: str | None = None, max_file_size: int = 1 << 20
+    ) -> None:
+        super().__init__(root, name, max_file_size)
+        self._paths = paths
+
+    def list_files(self) -> Listing:
+        files: list[FileEntry] = []
+        problems = ProblemLog()
+        for path in sorted(self._paths):
+            try:
+                info = (self.root / path).lstat()
+            except OSError:
+                continue  # staged for deletion
+            if stat.S_ISREG(info.st_mode):
+                files.append(FileEntry(path, info.st_size))
+            elif stat.S_ISLNK(info.st_mode):
+                problems.add(path, "symbolic link; not followed")
+        return Listing(tuple(files), problems.done())

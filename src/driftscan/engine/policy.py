@@ -101,6 +101,11 @@ class Policy:
     def for_dimension(self, dimension: str) -> DimensionPolicy | None:
         return next((d for d in self.dimensions if d.dimension == dimension), None)
 
+    def with_waivers(self, waivers: Sequence[Waiver]) -> Policy:
+        return Policy(
+            self.source, self.min_share, self.dimensions, self.waivers + tuple(waivers), self.owners
+        )
+
     def owners_of(self, repo: RepoResult) -> tuple[str, ...]:
         """CODEOWNERS first; the policy's owners map where a repository has none."""
         if repo.owners:
@@ -130,8 +135,10 @@ def _line(node: Any, key: Any = None) -> int | None:
         return None
 
 
-def load_policy(path: Path, rules: Sequence[Rule]) -> Policy:
-    """Parse and validate a policy file against the loaded rules; errors name file and line."""
+def load_policy(path: Path, rules: Sequence[Rule], repo_file: bool = False) -> Policy:
+    """Parse and validate a policy file against the loaded rules; errors name file and line.
+    A repository's own `.driftscan.yaml` (`repo_file`) may carry waivers only, and a waiver
+    there without `repo` covers that repository."""
     shown = str(path)
     try:
         data = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
@@ -152,8 +159,13 @@ def load_policy(path: Path, rules: Sequence[Rule]) -> Policy:
     def fail(node: Any, key: Any, reason: str) -> PolicyError:
         return PolicyError(shown, _line(node, key), reason)
 
+    allowed_top = {"version", "waivers"} if repo_file else _TOP
     for key in data:
-        if key not in _TOP:
+        if repo_file and key in _TOP and key not in allowed_top:
+            raise fail(
+                data, key, f"a repository's .driftscan.yaml carries waivers only, not {key!r}"
+            )
+        if key not in allowed_top:
             raise fail(
                 data, key, f"unknown key {key!r} (expected one of {', '.join(sorted(_TOP))})"
             )
@@ -245,6 +257,8 @@ def load_policy(path: Path, rules: Sequence[Rule]) -> Policy:
         for key in item:
             if key not in _WAIVER_KEYS:
                 raise fail(item, key, f"unknown waiver key {key!r}")
+        if repo_file:
+            item.setdefault("repo", "*")
         for key in ("repo", "dimension", "reason"):
             if not isinstance(item.get(key), str) or not item[key].strip():
                 raise PolicyError(
@@ -439,17 +453,22 @@ def _repo_findings(
                 Outcome.NOT_APPLICABLE, "none", "", "info", f"{repo.name} has no {rule.dimension}"
             )
         ]
-    if norm in values:
-        return [
-            finding(Outcome.PASS, "norm", norm, "info", f"{repo.name} follows the org norm {norm}")
-        ]
-    shown = ",".join(sorted(values))
-    return [
-        finding(
-            Outcome.FAIL,
-            "off-norm",
-            shown,
-            "low",
-            f"{repo.name} uses {shown} for {rule.dimension}; most of the org uses {norm}",
+    # One finding per value off the norm: a pull request adding Datadog next to the org's
+    # OpenTelemetry is new drift even though the norm is still used.
+    found = (
+        [finding(Outcome.PASS, "norm", norm, "info", f"{repo.name} follows the org norm {norm}")]
+        if norm in values
+        else []
+    )
+    also = " too" if norm in values else ""
+    for value in sorted(values - {norm}):
+        found.append(
+            finding(
+                Outcome.FAIL,
+                "off-norm",
+                value,
+                "low",
+                f"{repo.name} uses {value}{also} for {rule.dimension}; most of the org uses {norm}",
+            )
         )
-    ]
+    return found

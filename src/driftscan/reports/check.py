@@ -1,0 +1,259 @@
+"""The check's findings in the formats CI systems read: SARIF 2.1.0, GitHub workflow commands,
+GitLab Code Quality, JUnit XML, a short Markdown PR comment, JSON and a terminal table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+from xml.etree import ElementTree
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from driftscan import __version__
+from driftscan.engine.check import CheckResult, LocatedFinding
+
+CHECK_SCHEMA = "driftscan/check/v1"
+SARIF_LEVEL = {"info": "note", "low": "note", "medium": "warning", "high": "error"}
+GITLAB_SEVERITY = {"info": "info", "low": "minor", "medium": "major", "high": "critical"}
+GITHUB_COMMAND = {"info": "notice", "low": "notice", "medium": "warning", "high": "error"}
+MARKDOWN_CAP = 10
+
+
+def _where(item: LocatedFinding) -> tuple[str, int]:
+    if item.evidence is None:
+        return ".", 1
+    return item.evidence.path, item.evidence.line or 1
+
+
+def _rule_id(item: LocatedFinding) -> str:
+    return f"{item.finding.dimension}/{item.finding.kind}"
+
+
+def render_table(console: Console, result: CheckResult, threshold: str) -> None:
+    failing = {id(f) for f in result.failing(threshold)}
+    if not result.findings:
+        console.print(Text("driftscan: nothing off the golden path", style="green"))
+        return
+    table = Table(
+        title=f"driftscan: {len(result.new)} new, {len(result.existing)} existing",
+        title_justify="left",
+        show_edge=False,
+    )
+    for column in ("", "severity", "dimension", "value", "where", "message"):
+        table.add_column(column, overflow="fold")
+    for item in result.findings:
+        f = item.finding
+        mark = "new" if item.new else "existing"
+        style = "red" if id(item) in failing else ("yellow" if item.new else "dim")
+        path, line = _where(item)
+        note = f" (waived: {f.waiver})" if f.waiver else ""
+        table.add_row(
+            Text(mark, style=style),
+            f.severity,
+            f.dimension,
+            f.value,
+            f"{path}:{line}",
+            f.message + note,
+        )
+    console.print(table)
+
+
+def as_dict(result: CheckResult, threshold: str, base: str | None) -> dict[str, Any]:
+    def item(i: LocatedFinding) -> dict[str, Any]:
+        path, line = _where(i)
+        f = i.finding
+        return {
+            "rule": _rule_id(i),
+            "dimension": f.dimension,
+            "value": f.value,
+            "kind": f.kind,
+            "severity": f.severity,
+            "message": f.message,
+            "fingerprint": f.fingerprint,
+            "waiver": f.waiver,
+            "path": path,
+            "line": line,
+            "new": i.new,
+        }
+
+    return {
+        "schema": CHECK_SCHEMA,
+        "base": base,
+        "fail_on": threshold,
+        "failing": len(result.failing(threshold)),
+        "new": [item(i) for i in result.new],
+        "existing": [item(i) for i in result.existing],
+    }
+
+
+def render_json(result: CheckResult, threshold: str, base: str | None) -> str:
+    return json.dumps(as_dict(result, threshold, base), indent=2) + "\n"
+
+
+def render_sarif(result: CheckResult, remediation: dict[str, str]) -> str:
+    rules: dict[str, dict[str, Any]] = {}
+    results = []
+    for item in result.findings:
+        f = item.finding
+        rid = _rule_id(item)
+        rules.setdefault(
+            rid,
+            {
+                "id": rid,
+                "name": rid.replace("/", "-").replace(".", "-"),
+                "shortDescription": {"text": f"{f.dimension}: {f.kind}"},
+                "fullDescription": {
+                    "text": f"{f.kind} finding for {f.dimension} against the org policy or norm."
+                },
+                "help": {
+                    "text": remediation.get(f.dimension, "")
+                    or "See the organisation's driftscan policy."
+                },
+                "defaultConfiguration": {"level": SARIF_LEVEL[f.severity]},
+                "properties": {"tags": ["driftscan", f.dimension.split(".")[0]]},
+            },
+        )
+        path, line = _where(item)
+        results.append(
+            {
+                "ruleId": rid,
+                "level": SARIF_LEVEL[f.severity],
+                "message": {"text": f.message},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": path},
+                            "region": {"startLine": line},
+                        }
+                    }
+                ],
+                "partialFingerprints": {"driftscan/v1": f.fingerprint},
+                "baselineState": "new" if item.new else "unchanged",
+                **(
+                    {"suppressions": [{"kind": "external", "justification": f.waiver}]}
+                    if f.waiver
+                    else {}
+                ),
+            }
+        )
+    sarif = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "driftscan",
+                        "version": __version__,
+                        "informationUri": "https://example.invalid/driftscan",
+                        "rules": list(rules.values()),
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(sarif, indent=2) + "\n"
+
+
+def render_github(result: CheckResult) -> str:
+    """Workflow commands: one annotation per new finding (existing ones stay quiet)."""
+    lines = []
+    for item in result.new:
+        f = item.finding
+        path, line = _where(item)
+        title = f"driftscan {f.dimension}"
+        message = f.message + (f" (waived: {f.waiver})" if f.waiver else "")
+        lines.append(
+            f"::{GITHUB_COMMAND[f.severity]} file={path},line={line},title={title}::"
+            + _escape(message)
+        )
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def render_gitlab(result: CheckResult) -> str:
+    """GitLab Code Quality report of every failing finding: GitLab itself compares it with the
+    target branch's report to show what the merge request introduces."""
+    items = []
+    for item in result.findings:
+        f = item.finding
+        path, line = _where(item)
+        items.append(
+            {
+                "description": f.message,
+                "check_name": _rule_id(item),
+                "fingerprint": f.fingerprint,
+                "severity": GITLAB_SEVERITY[f.severity],
+                "location": {"path": path, "lines": {"begin": line}},
+            }
+        )
+    return json.dumps(items, indent=2) + "\n"
+
+
+def render_junit(result: CheckResult, threshold: str) -> str:
+    failing = {id(f) for f in result.failing(threshold)}
+    suite = ElementTree.Element(
+        "testsuite",
+        name="driftscan",
+        tests=str(len(result.findings)),
+        failures=str(len(failing)),
+        errors="0",
+    )
+    for item in result.findings:
+        f = item.finding
+        path, line = _where(item)
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=f.dimension,
+            name=f"{_rule_id(item)} {f.value} ({path}:{line})",
+        )
+        if id(item) in failing:
+            failure = ElementTree.SubElement(case, "failure", message=f.message, type=f.severity)
+            failure.text = f.message
+        else:
+            ElementTree.SubElement(
+                case,
+                "skipped",
+                message="existing or waived" if not item.new or f.waiver else "below threshold",
+            )
+    root = ElementTree.Element("testsuites")
+    root.append(suite)
+    return ElementTree.tostring(root, encoding="unicode") + "\n"
+
+
+def render_markdown(result: CheckResult, threshold: str, cap: int = MARKDOWN_CAP) -> str:
+    """A short PR comment: new findings first, capped, with a count of the rest."""
+    failing = result.failing(threshold)
+    head = "### driftscan: " + (
+        f"{len(failing)} new finding(s) at or above {threshold}" if failing else "no new finding"
+    )
+    lines = [head, ""]
+    shown: Sequence[LocatedFinding] = result.new[:cap]
+    if shown:
+        lines += ["| severity | dimension | value | where | message |", "|---|---|---|---|---|"]
+        for item in shown:
+            f = item.finding
+            path, line = _where(item)
+            waived = f" _(waived: {f.waiver})_" if f.waiver else ""
+            lines.append(
+                f"| {f.severity} | `{f.dimension}` | `{f.value or '—'}` | `{path}:{line}` "
+                f"| {f.message}{waived} |"
+            )
+    rest = len(result.new) - len(shown)
+    if rest > 0:
+        lines += ["", f"…and {rest} more new finding(s)."]
+    if result.existing:
+        lines += [
+            "",
+            f"{len(result.existing)} finding(s) already on the base branch "
+            "(not failing this check).",
+        ]
+    return "\n".join(lines) + "\n"
