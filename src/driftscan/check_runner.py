@@ -112,7 +112,7 @@ def run_check(
     root = path.resolve()
     git_dir = find_git_dir(root)
     compiled = CompiledRuleset.compile(ruleset)
-    options = DetectOptions(max_file_size, salt)
+    options = DetectOptions(max_file_size, salt, effort=False)
     repo_policy = root / REPO_POLICY
     if repo_policy.is_file():
         waivers = load_policy(repo_policy, ruleset.rules, repo_file=True).waivers

@@ -13,8 +13,6 @@ import click
 from platformdirs import user_cache_path
 
 from driftscan.collectors.forge import ForgeClient, RepoFilter
-from driftscan.collectors.github import AppCredentials, GitHubClient
-from driftscan.collectors.gitlab import GitLabClient
 from driftscan.models import ReadError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,6 +71,10 @@ class ForgeRequest:
         return " ".join(parts)
 
     def build(self) -> tuple[ForgeClient, str, RepoFilter]:
+        # PyGithub and python-gitlab load only for forge scans.
+        from driftscan.collectors.github import AppCredentials, GitHubClient
+        from driftscan.collectors.gitlab import GitLabClient
+
         if (self.github_org or self.github_repos) and self.gitlab_group:
             raise ReadError("scan one forge per run: GitHub or GitLab")
         if self.gitlab_group:

@@ -92,6 +92,8 @@ class DetectOptions:
     # Keys the fingerprints of found credentials; one salt per installation or org keeps
     # fingerprints comparable across repositories and scans without being reversible.
     fingerprint_salt: bytes = b"driftscan"
+    # Versions and infra files feed `report effort`; a per-change check does not need them.
+    effort: bool = True
 
 
 @dataclass(frozen=True)
@@ -529,8 +531,10 @@ def detect_repo(
         problems=listing.problems + tuple(ctx.problems.values()),
         complete=listing.complete,
         owners=_owners(ctx),
-        versions=_versions(ctx),
-        infra=infra.infra_files(ctx.reading(ctx.paths_any(INFRA_GLOBS)), ctx.text, source.name),
+        versions=_versions(ctx) if options.effort else (),
+        infra=infra.infra_files(ctx.reading(ctx.paths_any(INFRA_GLOBS)), ctx.text, source.name)
+        if options.effort
+        else (),
     )
 
 

@@ -17,14 +17,17 @@ import difflib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 from networkx.utils import UnionFind
 
 from driftscan.engine.analyse import Divergence
 from driftscan.engine.infra import MINHASH_SCHEME, NUM_PERM
 from driftscan.models import InfraFile, VersionUse
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 SIMILARITY = 0.5  # estimated Jaccard of normalised line sets for two files to be copies
 
@@ -126,6 +129,8 @@ class Cluster:
 
 
 def _minhash(signature: bytes) -> MinHash:
+    from datasketch import MinHash  # on first use: datasketch brings scipy (~0.4 s)
+
     values = np.frombuffer(signature, dtype=np.uint32)
     return MinHash(num_perm=NUM_PERM, hashvalues=values, scheme=MINHASH_SCHEME)
 
@@ -144,6 +149,8 @@ def find_clusters(
     for repo, repo_files in files.items():
         for f in repo_files:
             by_kind[f.kind][f.content_hash].append((repo, f))
+    from datasketch import MinHashLSH
+
     clusters = []
     for kind, contents in by_kind.items():
         hashes = {h: _minhash(items[0][1].minhash) for h, items in contents.items()}

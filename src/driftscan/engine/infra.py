@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from posixpath import basename, dirname
 
 import numpy as np
-from datasketch import MinHash
 
 from driftscan.engine import extract
 from driftscan.engine.yamldoc import Document, find_path
@@ -82,6 +81,8 @@ _DIGITS = re.compile(r"\d+")
 def signature(lines: list[str]) -> bytes:
     """MinHash of the lines with numbers folded: a copy that bumped a version or a port is
     still a copy (the version itself is reported as drift; the diff keeps the numbers)."""
+    from datasketch import MinHash  # imported on first use: it brings scipy (~0.4 s)
+
     folded = [_DIGITS.sub("0", line) for line in lines]
     shingles = [
         "\n".join(folded[i : i + SHINGLE]) for i in range(max(1, len(folded) - SHINGLE + 1))

@@ -14,12 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, delete, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -50,6 +46,9 @@ from driftscan.store.tables import (
     ScanRow,
     VersionUseRow,
 )
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -123,14 +122,20 @@ class Store:
     # -- schema ---------------------------------------------------------------------------
 
     def _alembic_config(self) -> Config:
+        from alembic.config import Config  # Alembic loads in ~0.25 s: only when the schema is asked
+
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         return cfg
 
     def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
 
     def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         try:
             with self.engine.connect() as conn:
                 return MigrationContext.configure(conn).get_current_revision()
@@ -139,6 +144,8 @@ class Store:
 
     def upgrade(self, revision: str = "head") -> tuple[str | None, str | None]:
         """Bring the schema to the newest (or the given) revision; returns (before, after)."""
+        from alembic import command
+
         before = self.current_revision()
         cfg = self._alembic_config()
         try:
