@@ -26,9 +26,9 @@ def test_github_action_is_a_composite_action_using_real_options() -> None:
     assert 'pip install --disable-pip-version-check "driftscan==' in scripts  # pinned install
     driftscan_options = options_in(
         " ".join(
-            l
-            for l in scripts.splitlines()
-            if "driftscan check" in l or "args+=" in l or "args=" in l
+            line
+            for line in scripts.splitlines()
+            if "driftscan check" in line or "args+=" in line or "args=" in line
         )
     )
     assert driftscan_options - {"--disable-pip-version-check"} <= options_in(CHECK_HELP)
