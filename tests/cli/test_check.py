@@ -198,3 +198,22 @@ def test_baseline_export_from_a_stored_scan(tmp_path: Path) -> None:
 def test_not_a_folder_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "is not a folder" in result.stderr
+
+
+def test_a_travis_file_where_the_policy_says_github_actions(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / ".github" / "workflows").mkdir(parents=True)
+    (src / ".github" / "workflows" / "ci.yml").write_text(WORKFLOW)
+    root = make_git_repo(src, tmp_path / "svc")
+    git(root, "branch", "-M", "main")
+    git(root, "checkout", "-q", "-b", "feature")
+    (root / ".travis.yml").write_text("language: python\nscript: pytest\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "travis")
+    (tmp_path / "driftscan.yaml").write_text(POLICY)
+    (tmp_path / "baseline.json").write_text(json.dumps(BASELINE))
+    code, out = run(root, "--format", "json")
+    data = json.loads(out)
+    assert code == 1
+    assert [(f["kind"], f["value"], f["path"]) for f in data["new"]] == [("forbidden", "travis", ".travis.yml")]
+    assert data["existing"] == []
