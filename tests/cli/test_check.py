@@ -215,5 +215,7 @@ def test_a_travis_file_where_the_policy_says_github_actions(tmp_path: Path) -> N
     code, out = run(root, "--format", "json")
     data = json.loads(out)
     assert code == 1
-    assert [(f["kind"], f["value"], f["path"]) for f in data["new"]] == [("forbidden", "travis", ".travis.yml")]
+    assert [(f["kind"], f["value"], f["path"]) for f in data["new"]] == [
+        ("forbidden", "travis", ".travis.yml")
+    ]
     assert data["existing"] == []
