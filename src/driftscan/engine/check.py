@@ -83,20 +83,25 @@ def check(
 ) -> CheckResult:
     """Failing findings of the head, marked new when the base lacks them."""
     head_findings = [f for f in evaluate(rules, [head], org, policy) if f.outcome is Outcome.FAIL]
-    base_prints = (
-        {f.fingerprint for f in evaluate(rules, [base], org, policy) if f.outcome is Outcome.FAIL}
+    # Base and head are one repository at two commits, so a finding is matched on what it
+    # says, not on the fingerprint (which also names the repository's location).
+    base_keys = (
+        {_key(f) for f in evaluate(rules, [base], org, policy) if f.outcome is Outcome.FAIL}
         if base is not None
         else set()
     )
     evidence = {(f.dimension, f.value): f.evidence for f in head.facts}
     located = [
-        LocatedFinding(f, _first(evidence, f), f.fingerprint not in base_prints)
-        for f in head_findings
+        LocatedFinding(f, _first(evidence, f), _key(f) not in base_keys) for f in head_findings
     ]
     located.sort(
         key=lambda lf: (not lf.new, -SEVERITY_RANK[lf.finding.severity], lf.finding.dimension)
     )
     return CheckResult(tuple(located))
+
+
+def _key(finding: Finding) -> tuple[str, str, str]:
+    return (finding.dimension, finding.kind, finding.value)
 
 
 def _first(
