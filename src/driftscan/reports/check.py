@@ -168,14 +168,25 @@ def render_github(result: CheckResult) -> str:
         title = f"driftscan {f.dimension}"
         message = f.message + (f" (waived: {f.waiver})" if f.waiver else "")
         lines.append(
-            f"::{GITHUB_COMMAND[f.severity]} file={path},line={line},title={title}::"
-            + _escape(message)
+            f"::{GITHUB_COMMAND[f.severity]} file={_escape_property(path)},line={line},"
+            f"title={_escape_property(title)}::{_escape(message)}"
         )
     return "\n".join(lines) + ("\n" if lines else "")
 
 
 def _escape(text: str) -> str:
+    # The runner's own escaping rules (actions/toolkit command.ts: escapeData).
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    # escapeProperty: a comma or colon in a path would otherwise end the property.
+    return _escape(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _cell(text: str) -> str:
+    """Markdown table cell: a pipe or a newline in a message must not break the row."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def render_gitlab(result: CheckResult) -> str:
@@ -244,8 +255,8 @@ def render_markdown(result: CheckResult, threshold: str, cap: int = MARKDOWN_CAP
             path, line = _where(item)
             waived = f" _(waived: {f.waiver})_" if f.waiver else ""
             lines.append(
-                f"| {f.severity} | `{f.dimension}` | `{f.value or '—'}` | `{path}:{line}` "
-                f"| {f.message}{waived} |"
+                f"| {f.severity} | `{f.dimension}` | `{f.value or '—'}` | `{_cell(path)}:{line}` "
+                f"| {_cell(f.message + waived)} |"
             )
     rest = len(result.new) - len(shown)
     if rest > 0:
