@@ -11,6 +11,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from driftscan.models import Evidence, Fact, Problem, RepoMeta, RepoResult, RepoStatus
+from driftscan.store.queries import Store
+
 PG_ADMIN_URL = os.environ.get(
     "DRIFTSCAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -45,3 +48,29 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'driftscan.db'}"
     else:
         yield from _pg_database()
+
+
+def result(
+    name: str, head: str | None, *values: str, status: RepoStatus = RepoStatus.OK
+) -> RepoResult:
+    facts = tuple(
+        Fact("ci", "ci.system", v, (Evidence(".github/workflows/ci.yml", 3, "yaml keys=jobs"),))
+        for v in values
+    )
+    return RepoResult(
+        name,
+        f"/org/{name}",
+        RepoMeta(default_branch="main", head=head),
+        status,
+        facts=facts,
+        problems=(Problem("big.yml", "skipped: 2000000 bytes exceeds the 1048576-byte cap"),),
+        error="boom" if status is RepoStatus.ERROR else None,
+    )
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
+    s.ensure_schema()
+    yield s
+    s.engine.dispose()

@@ -9,35 +9,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select, text
 
-from driftscan.models import Evidence, Fact, Problem, RepoMeta, RepoResult, RepoStatus
+from driftscan.models import Evidence, RepoMeta, RepoResult, RepoStatus
 from driftscan.store.queries import Store, StoreError, safe_url
 from driftscan.store.tables import Base, FactRow, FactSetRow, RepoScanRow
-
-
-def result(
-    name: str, head: str | None, *values: str, status: RepoStatus = RepoStatus.OK
-) -> RepoResult:
-    facts = tuple(
-        Fact("ci", "ci.system", v, (Evidence(".github/workflows/ci.yml", 3, "yaml keys=jobs"),))
-        for v in values
-    )
-    return RepoResult(
-        name,
-        f"/org/{name}",
-        RepoMeta(default_branch="main", head=head),
-        status,
-        facts=facts,
-        problems=(Problem("big.yml", "skipped: 2000000 bytes exceeds the 1048576-byte cap"),),
-        error="boom" if status is RepoStatus.ERROR else None,
-    )
-
-
-@pytest.fixture
-def store(db_url: str) -> Store:
-    s = Store(db_url)
-    s.ensure_schema()
-    yield s
-    s.engine.dispose()
+from tests.store.conftest import result
 
 
 def test_migrated_schema_matches_the_orm(store: Store) -> None:

@@ -12,6 +12,7 @@ from driftscan.cli.db import db_group
 from driftscan.cli.report import report
 from driftscan.cli.rules import rules_group
 from driftscan.cli.scan import scan
+from driftscan.cli.trend import trend_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -44,5 +45,6 @@ main.add_command(scan)
 main.add_command(check)
 main.add_command(baseline_group)
 main.add_command(report)
+main.add_command(trend_command)
 main.add_command(rules_group)
 main.add_command(db_group)

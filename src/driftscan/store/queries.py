@@ -16,11 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from driftscan.engine.trend import ScanPoint, ValueCount
 from driftscan.models import (
     Evidence,
     Fact,
@@ -479,6 +480,54 @@ class Store:
             return scan.id, done
 
     # -- reading --------------------------------------------------------------------------
+
+    def trend_counts(
+        self,
+        dimensions: Sequence[str] = (),
+        since: datetime | None = None,
+        include_incomplete: bool = False,
+    ) -> tuple[list[ScanPoint], list[ValueCount], list[ValueCount]]:
+        """Per scan: repositories seen; per scan, dimension and value: repositories using it;
+        per scan and dimension: repositories with any value. Aggregated in SQL, so the cost
+        grows with scans x values, not with repositories x scans read back."""
+        statuses = ("complete", "incomplete") if include_incomplete else ("complete",)
+        try:
+            with Session(self.engine) as session:
+                scan_query = (
+                    select(ScanRow.id, ScanRow.started_at, func.count(RepoScanRow.id))
+                    .join(RepoScanRow, RepoScanRow.scan_id == ScanRow.id)
+                    .where(ScanRow.status.in_(statuses), RepoScanRow.status != "error")
+                    .group_by(ScanRow.id, ScanRow.started_at)
+                )
+                if since is not None:
+                    scan_query = scan_query.where(ScanRow.started_at >= since)
+                scans = [ScanPoint(i, at, n) for i, at, n in session.execute(scan_query)]
+                ids = [s.scan_id for s in scans]
+                values: list[ValueCount] = []
+                covered: list[ValueCount] = []
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    joined = (
+                        select(RepoScanRow.scan_id, FactRow.dimension)
+                        .join(FactRow, FactRow.factset_id == RepoScanRow.factset_id)
+                        .where(RepoScanRow.scan_id.in_(chunk))
+                    )
+                    if dimensions:
+                        joined = joined.where(FactRow.dimension.in_(dimensions))
+                    repos = func.count(RepoScanRow.repo_id.distinct())
+                    by_value = joined.add_columns(FactRow.value, repos).group_by(
+                        RepoScanRow.scan_id, FactRow.dimension, FactRow.value
+                    )
+                    values += [ValueCount(*row) for row in session.execute(by_value)]
+                    by_dimension = joined.add_columns(repos).group_by(
+                        RepoScanRow.scan_id, FactRow.dimension
+                    )
+                    covered += [
+                        ValueCount(i, d, "", n) for i, d, n in session.execute(by_dimension)
+                    ]
+                return scans, values, covered
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
 
     def scans(self, limit: int = 50) -> list[ScanSummary]:
         with Session(self.engine) as session:

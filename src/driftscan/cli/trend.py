@@ -1,0 +1,97 @@
+"""`driftscan trend`: how the org's values move over stored scans."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from driftscan.cli.common import (
+    db_option,
+    fail,
+    get_ruleset,
+    handle_errors,
+    open_store,
+    output_option,
+    rules_option,
+    stdout_console,
+)
+from driftscan.engine.trend import BUCKETS, trend
+from driftscan.reports import trend as trend_report
+
+FORMATS = ("table", "csv", "json", "markdown")
+
+
+@click.command("trend")
+@click.option(
+    "--dimension",
+    "-d",
+    "dimensions",
+    multiple=True,
+    metavar="ID",
+    help="Dimension to chart, e.g. ci.system (repeatable; default: every dimension).",
+)
+@click.option("--by", type=click.Choice(BUCKETS), default="scan", show_default=True)
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Only scans started on or after this date (UTC).",
+)
+@click.option("--last", type=click.IntRange(min=1), default=None, help="Only the last N points.")
+@click.option(
+    "--include-incomplete",
+    is_flag=True,
+    help="Also chart scans that were parked or interrupted (they may miss repositories).",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@output_option
+@db_option
+@rules_option
+@handle_errors
+def trend_command(
+    dimensions: tuple[str, ...],
+    by: str,
+    since: datetime | None,
+    last: int | None,
+    include_incomplete: bool,
+    fmt: str,
+    output: Path | None,
+    db_url: str | None,
+    rules_dirs: tuple[Path, ...],
+) -> None:
+    """Chart, per dimension and value, how many repositories use it scan after scan (or per
+    calendar week or month: the last scan in each).
+
+    \b
+    Examples:
+      driftscan trend -d ci.system
+      driftscan trend -d secrets.handling --by month --since 2026-01-01
+      driftscan trend --format csv -o trend.csv
+    """
+    known = {rule.dimension for rule in get_ruleset(rules_dirs).rules}
+    unknown = sorted(set(dimensions) - known)
+    if unknown:
+        fail(f"unknown dimension {', '.join(unknown)}: choose from {', '.join(sorted(known))}")
+    store = open_store(db_url)
+    scans, values, covered = store.trend_counts(dimensions, since, include_incomplete)
+    result = trend(scans, values, by, covered, last)
+    if fmt == "table":
+        if output is None:
+            trend_report.render_table(stdout_console(), result)
+        else:
+            with output.open("w", encoding="utf-8") as handle:
+                trend_report.render_table(Console(file=handle, width=120, no_color=True), result)
+        return
+    render = {
+        "csv": trend_report.render_csv,
+        "json": trend_report.render_json,
+        "markdown": trend_report.render_markdown,
+    }[fmt]
+    text = render(result)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")

@@ -1,0 +1,130 @@
+"""Trends: how many repositories use each value of a dimension, scan after scan.
+
+Pure functions over the counts the store aggregates. A calendar bucket (week, month) shows the
+state at its end: the last scan inside it, because a scan is a snapshot, not a sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+NONE_VALUE = "(none)"
+BUCKETS = ("scan", "week", "month")
+
+
+@dataclass(frozen=True)
+class ScanPoint:
+    """One stored scan as trends see it: when, and how many repositories it saw."""
+
+    scan_id: int
+    at: datetime
+    seen: int  # repositories read successfully (ok or empty)
+
+
+@dataclass(frozen=True)
+class ValueCount:
+    scan_id: int
+    dimension: str
+    value: str
+    repos: int
+
+
+@dataclass(frozen=True)
+class Bucket:
+    label: str  # "#12", "2026-W48" or "2026-11"
+    scan_id: int  # the scan that stands for the bucket: its last one
+    at: datetime
+    seen: int
+
+
+@dataclass(frozen=True)
+class Point:
+    repos: int
+    share: float  # of the repositories seen in the bucket's scan
+
+
+@dataclass(frozen=True)
+class Series:
+    dimension: str
+    value: str
+    points: tuple[Point, ...]  # one per bucket, in bucket order
+
+    @property
+    def first(self) -> Point:
+        return self.points[0]
+
+    @property
+    def last(self) -> Point:
+        return self.points[-1]
+
+
+@dataclass(frozen=True)
+class Trend:
+    by: str
+    buckets: tuple[Bucket, ...]
+    series: tuple[Series, ...]  # by dimension, then most used at the end first
+
+
+def bucket_label(at: datetime, by: str) -> str:
+    if by == "week":
+        year, week, _ = at.isocalendar()
+        return f"{year}-W{week:02d}"
+    if by == "month":
+        return f"{at.year}-{at.month:02d}"
+    raise ValueError(f"unknown bucket {by!r}: choose one of {', '.join(BUCKETS)}")
+
+
+def buckets(scans: Iterable[ScanPoint], by: str) -> list[Bucket]:
+    """One bucket per scan, or per calendar week/month standing for its last scan."""
+    ordered = sorted(scans, key=lambda s: (s.at, s.scan_id))
+    if by == "scan":
+        return [Bucket(f"#{s.scan_id}", s.scan_id, s.at, s.seen) for s in ordered]
+    last: dict[str, ScanPoint] = {}
+    for scan in ordered:
+        last[bucket_label(scan.at, by)] = scan  # later scans overwrite earlier ones
+    return [Bucket(label, s.scan_id, s.at, s.seen) for label, s in last.items()]
+
+
+def trend(
+    scans: Sequence[ScanPoint],
+    counts: Iterable[ValueCount],
+    by: str = "scan",
+    covered: Iterable[ValueCount] = (),
+    last: int | None = None,
+) -> Trend:
+    """Series per (dimension, value) over the buckets.
+
+    `covered` carries, per scan and dimension, how many repositories had any value (its
+    `value` is ignored); with it each dimension also gets a `(none)` series. `last` keeps only
+    the newest buckets.
+    """
+    chosen = buckets(scans, by)
+    if last is not None:
+        chosen = chosen[-last:] if last > 0 else []
+    index = {b.scan_id: i for i, b in enumerate(chosen)}
+    table: dict[tuple[str, str], list[int]] = {}
+    for count in counts:
+        slot = index.get(count.scan_id)
+        if slot is not None:
+            table.setdefault((count.dimension, count.value), [0] * len(chosen))[slot] = count.repos
+    with_value: dict[str, list[int]] = {}
+    for count in covered:
+        slot = index.get(count.scan_id)
+        if slot is not None:
+            with_value.setdefault(count.dimension, [0] * len(chosen))[slot] = count.repos
+    for dimension, repos in with_value.items():
+        none = [max(b.seen - n, 0) for b, n in zip(chosen, repos, strict=True)]
+        if any(none):
+            table[(dimension, NONE_VALUE)] = none
+
+    def share(repos: int, bucket: Bucket) -> float:
+        return repos / bucket.seen if bucket.seen else 0.0
+
+    series = [
+        Series(dim, value, tuple(Point(n, share(n, b)) for n, b in zip(repos, chosen, strict=True)))
+        for (dim, value), repos in table.items()
+    ]
+    series.sort(key=lambda s: (s.dimension, s.value == NONE_VALUE, -s.last.repos, s.value))
+    return Trend(by, tuple(chosen), tuple(series))

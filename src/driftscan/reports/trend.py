@@ -1,0 +1,138 @@
+"""Trends in the terminal (sparklines in a table), CSV, JSON and Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from itertools import groupby
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from driftscan.engine.trend import Series, Trend
+
+TREND_SCHEMA = "driftscan/trend/v1"
+_TICKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """One character per bucket, from the series' own low to its high: the shape of the
+    change shows even when a value moves from 4% to 1% of the org. Flat is a middle line
+    (a bottom one when the value is absent throughout)."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    if high == low:
+        return (_TICKS[3] if high > 0 else _TICKS[0]) * len(values)
+    top = len(_TICKS) - 1
+    return "".join(_TICKS[round((v - low) / (high - low) * top)] for v in values)
+
+
+def _change(series: Series) -> str:
+    delta = series.last.repos - series.first.repos
+    return f"{delta:+d}" if delta else "="
+
+
+def render_table(console: Console, trend: Trend) -> None:
+    if not trend.buckets:
+        console.print("No complete scan in the period: nothing to chart.")
+        return
+    first, last = trend.buckets[0], trend.buckets[-1]
+    console.print(
+        f"[bold]driftscan trend[/] · {len(trend.buckets)} point(s) by {trend.by} · "
+        f"{first.label} ({first.at:%Y-%m-%d}) → {last.label} ({last.at:%Y-%m-%d})"
+    )
+    for dimension, group in groupby(trend.series, key=lambda s: s.dimension):
+        table = Table(title=dimension, title_justify="left", title_style="bold", expand=False)
+        table.add_column("value")
+        table.add_column("trend", no_wrap=True)
+        table.add_column("first", justify="right")
+        table.add_column("last", justify="right")
+        table.add_column("change", justify="right")
+        table.add_column("share", justify="right")
+        for series in group:
+            table.add_row(
+                series.value,
+                Text(sparkline([p.repos for p in series.points]), style="cyan"),
+                str(series.first.repos),
+                str(series.last.repos),
+                _change(series),
+                f"{series.last.share:.0%}",
+            )
+        console.print(table)
+
+
+def rows(trend: Trend) -> list[dict[str, Any]]:
+    """One row per series and bucket: the shape CSV and JSON share."""
+    return [
+        {
+            "bucket": bucket.label,
+            "scan_id": bucket.scan_id,
+            "at": bucket.at.isoformat(timespec="seconds") + "Z",
+            "dimension": series.dimension,
+            "value": series.value,
+            "repos": point.repos,
+            "seen": bucket.seen,
+            "share": round(point.share, 4),
+        }
+        for series in trend.series
+        for bucket, point in zip(trend.buckets, series.points, strict=True)
+    ]
+
+
+def render_csv(trend: Trend) -> str:
+    out = io.StringIO()
+    fields = ["bucket", "scan_id", "at", "dimension", "value", "repos", "seen", "share"]
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows(trend))
+    return out.getvalue()
+
+
+def render_json(trend: Trend) -> str:
+    document = {
+        "schema": TREND_SCHEMA,
+        "by": trend.by,
+        "buckets": [
+            {
+                "label": b.label,
+                "scan_id": b.scan_id,
+                "at": b.at.isoformat(timespec="seconds") + "Z",
+                "seen": b.seen,
+            }
+            for b in trend.buckets
+        ],
+        "series": [
+            {
+                "dimension": s.dimension,
+                "value": s.value,
+                "repos": [p.repos for p in s.points],
+                "share": [round(p.share, 4) for p in s.points],
+            }
+            for s in trend.series
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def render_markdown(trend: Trend) -> str:
+    if not trend.buckets:
+        return "### driftscan trend\n\nNo complete scan in the period.\n"
+    first, last = trend.buckets[0], trend.buckets[-1]
+    lines = [
+        f"### driftscan trend: {first.label} → {last.label} (by {trend.by})",
+        "",
+        "| dimension | value | trend | first | last | change | share |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for s in trend.series:
+        spark = sparkline([p.repos for p in s.points])
+        lines.append(
+            f"| `{s.dimension}` | `{s.value}` | {spark} | {s.first.repos} | {s.last.repos} "
+            f"| {_change(s)} | {s.last.share:.0%} |"
+        )
+    return "\n".join(lines) + "\n"

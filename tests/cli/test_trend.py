@@ -1,0 +1,109 @@
+"""`driftscan trend` on a real SQLite history: three scans of git repos that change."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from driftscan.cli.main import main
+from tests.conftest import DEMO_ORG, git, make_git_repo
+
+WORKFLOW = "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps: [{run: make}]\n"
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Three scans: legacy-billing moves off Travis to GitHub Actions, then drops its .env."""
+    root = tmp_path_factory.mktemp("org")
+    names = ["legacy-billing", "payments-api", "web-admin"]
+    repos = [make_git_repo(DEMO_ORG / name, root / name) for name in names]
+    db = f"sqlite:///{root / 'history.db'}"
+    legacy = repos[0]
+
+    def scan() -> None:
+        code, out = cli("scan", *map(str, repos), "--db", db, "--quiet")
+        assert code == 0, out
+
+    scan()
+    for travis in legacy.rglob(".travis.yml"):
+        git(legacy, "rm", "-q", str(travis.relative_to(legacy)))
+    (legacy / ".github" / "workflows").mkdir(parents=True, exist_ok=True)
+    (legacy / ".github" / "workflows" / "ci.yml").write_text(WORKFLOW)
+    git(legacy, "add", "-A")
+    git(legacy, "commit", "-qm", "move to GitHub Actions")
+    scan()
+    scan()  # unchanged: the same facts, shared
+    return db
+
+
+def series(doc: dict, value: str) -> list[int]:
+    return next(s["repos"] for s in doc["series"] if s["value"] == value)
+
+
+def test_json_follows_the_migration(history: str) -> None:
+    code, out = cli("trend", "-d", "ci.system", "--format", "json", "--db", history)
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["schema"] == "driftscan/trend/v1" and len(doc["buckets"]) == 3
+    assert series(doc, "travis")[0] - series(doc, "travis")[-1] == 1
+    assert series(doc, "github-actions")[-1] - series(doc, "github-actions")[0] == 1
+    assert {s["dimension"] for s in doc["series"]} == {"ci.system"}
+
+
+def test_csv_markdown_and_table(history: str, tmp_path: Path) -> None:
+    code, out = cli("trend", "-d", "ci.system", "--format", "csv", "--db", history)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and {r["bucket"] for r in rows} == {"#1", "#2", "#3"}
+    assert all(0 <= float(r["share"]) <= 1 and int(r["seen"]) == 3 for r in rows)
+    code, out = cli("trend", "--format", "markdown", "--last", "2", "--db", history)
+    assert code == 0 and out.startswith("### driftscan trend: #2 → #3 (by scan)")
+    assert "| `ci.system` | `github-actions` |" in out
+    target = tmp_path / "trend.txt"
+    code, out = cli("trend", "-d", "ci.system", "--by", "month", "-o", str(target), "--db", history)
+    text = target.read_text()
+    assert code == 0 and "1 point(s) by month" in text and "github-actions" in text
+
+
+def test_unknown_dimension_and_empty_database(tmp_path: Path, history: str) -> None:
+    code, out = cli("trend", "-d", "ci.sytem", "--db", history)
+    assert code == 2 and "unknown dimension ci.sytem" in out
+    code, out = cli("trend", "--db", f"sqlite:///{tmp_path / 'empty.db'}")
+    assert code == 0 and "nothing to chart" in out
+    code, out = cli("trend", "--since", "2999-01-01", "--format", "json", "--db", history)
+    assert code == 0 and json.loads(out)["buckets"] == []
+
+
+def test_history_is_shared_not_rewritten(history: str, tmp_path: Path) -> None:
+    """An unchanged rescan adds scan rows, not fact rows."""
+    from sqlalchemy import create_engine, func, select
+
+    from driftscan.store.tables import FactRow, FactSetRow
+
+    copy = tmp_path / "copy.db"
+    shutil.copy(history.removeprefix("sqlite:///"), copy)
+    engine = create_engine(f"sqlite:///{copy}")
+    with engine.connect() as conn:
+        facts_before = conn.scalar(select(func.count()).select_from(FactRow))
+        sets_before = conn.scalar(select(func.count()).select_from(FactSetRow))
+    engine.dispose()
+    repos = [
+        str(p) for p in Path(history.removeprefix("sqlite:///")).parent.iterdir() if p.is_dir()
+    ]
+    code, out = cli("scan", *repos, "--db", f"sqlite:///{copy}", "--quiet")
+    assert code == 0, out
+    engine = create_engine(f"sqlite:///{copy}")
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(FactRow)) == facts_before
+        assert conn.scalar(select(func.count()).select_from(FactSetRow)) == sets_before
+    engine.dispose()

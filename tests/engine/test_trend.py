@@ -1,0 +1,75 @@
+"""Trend series: buckets stand for their last scan, shares of what each scan saw."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from driftscan.engine.trend import NONE_VALUE, ScanPoint, ValueCount, bucket_label, buckets, trend
+
+SCANS = [
+    ScanPoint(1, datetime(2026, 1, 5, 2), 10),  # Monday of ISO week 2
+    ScanPoint(2, datetime(2026, 1, 9, 2), 10),  # same week, later: stands for it
+    ScanPoint(3, datetime(2026, 2, 2, 2), 8),
+    ScanPoint(4, datetime(2026, 2, 20, 2), 0),  # saw nothing: shares are 0, not an error
+]
+COUNTS = [
+    ValueCount(1, "ci.system", "jenkins", 6),
+    ValueCount(1, "ci.system", "github-actions", 4),
+    ValueCount(2, "ci.system", "jenkins", 5),
+    ValueCount(2, "ci.system", "github-actions", 5),
+    ValueCount(3, "ci.system", "github-actions", 7),
+    ValueCount(3, "ci.system", "travis", 1),
+]
+COVERED = [
+    ValueCount(1, "ci.system", "", 10),
+    ValueCount(2, "ci.system", "", 9),
+    ValueCount(3, "ci.system", "", 8),
+]
+
+
+def test_labels() -> None:
+    assert bucket_label(datetime(2026, 12, 31), "week") == "2026-W53"
+    assert bucket_label(datetime(2027, 1, 1), "week") == "2026-W53"  # ISO years
+    assert bucket_label(datetime(2026, 3, 9), "month") == "2026-03"
+    with pytest.raises(ValueError, match="unknown bucket"):
+        bucket_label(datetime(2026, 3, 9), "quarter")
+
+
+def test_calendar_buckets_take_the_last_scan() -> None:
+    assert [(b.label, b.scan_id) for b in buckets(SCANS, "week")] == [
+        ("2026-W02", 2),
+        ("2026-W06", 3),
+        ("2026-W08", 4),
+    ]
+    assert [(b.label, b.scan_id) for b in buckets(reversed(SCANS), "month")] == [
+        ("2026-01", 2),
+        ("2026-02", 4),
+    ]
+
+
+def test_series_per_value_with_none_and_shares() -> None:
+    result = trend(SCANS, COUNTS, "scan", COVERED)
+    assert [b.label for b in result.buckets] == ["#1", "#2", "#3", "#4"]
+    got = {s.value: [(p.repos, round(p.share, 3)) for p in s.points] for s in result.series}
+    assert got == {
+        "github-actions": [(4, 0.4), (5, 0.5), (7, 0.875), (0, 0.0)],
+        "jenkins": [(6, 0.6), (5, 0.5), (0, 0.0), (0, 0.0)],
+        "travis": [(0, 0.0), (0, 0.0), (1, 0.125), (0, 0.0)],
+        NONE_VALUE: [(0, 0.0), (1, 0.1), (0, 0.0), (0, 0.0)],
+    }
+    # most used at the end first, (none) last
+    assert [s.value for s in result.series][-1] == NONE_VALUE
+
+
+def test_last_keeps_the_newest_buckets_only() -> None:
+    result = trend(SCANS, COUNTS, "scan", COVERED, last=2)
+    assert [b.scan_id for b in result.buckets] == [3, 4]
+    assert "jenkins" not in {s.value for s in result.series}  # gone before the window
+    assert trend(SCANS, COUNTS, "scan", last=0).series == ()
+
+
+def test_no_scans_no_series() -> None:
+    result = trend([], COUNTS, "month")
+    assert result.buckets == () and result.series == ()
