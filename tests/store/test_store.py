@@ -139,3 +139,70 @@ def test_a_database_of_the_first_schema_upgrades_with_its_history(db_url: str) -
     assert scan.repos[0].values("ci.system") == ("jenkins",)
     assert scan.repos[0].owners == () and scan.repos[0].meta.topics == ()
     old.engine.dispose()
+
+
+def test_findings_of_a_0004_database_move_into_shared_sets(db_url: str) -> None:
+    old = Store(db_url)
+    old.upgrade("0004")
+    with old.engine.begin() as conn:
+        for scan in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO scan (id, started_at, status, ruleset_digest, tool_version, sources,"
+                    f" repo_count) VALUES ({scan}, '2026-0{scan}-05 10:00:00', 'complete', 'd0',"
+                    " '0.0.1', '[]', 1)"
+                )
+            )
+            if scan == 1:
+                conn.execute(
+                    text(
+                        "INSERT INTO repo (id, name, location, first_seen)"
+                        " VALUES (1, 'api', '/org/api', '2026-01-05 10:00:00')"
+                    )
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO repo_scan (scan_id, repo_id, head, status, problems, reused,"
+                    f" complete, ruleset_digest) VALUES ({scan}, 1, 'abc', 'ok', '[]', false, true,"
+                    " 'd0')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO finding (scan_id, rule_id, dimension, repo, location, value,"
+                    " outcome, kind, severity, message, fingerprint, waiver) VALUES"
+                    f" ({scan}, 'ci-system', 'ci.system', 'api', '/org/api', 'travis', 'fail',"
+                    " 'forbidden', 'high', 'api uses travis', 'fp1', NULL)"
+                )
+            )
+    old.upgrade()
+    for scan in (1, 2):
+        [finding] = old.findings(scan)
+        assert (finding.repo, finding.value, finding.fingerprint) == ("api", "travis", "fp1")
+    with old.engine.connect() as conn:
+        assert conn.scalar(text("SELECT COUNT(*) FROM finding_set")) == 1  # shared by both scans
+    old.engine.dispose()
+
+
+def test_unchanged_findings_are_stored_once(store: Store) -> None:
+    from driftscan.engine.policy import fingerprint
+    from driftscan.models import Finding, Outcome
+
+    def finding(value: str) -> Finding:
+        fp = fingerprint("ci.system", "forbidden", value, "/org/api")
+        return Finding(
+            "ci-system", "ci.system", "api", "/org/api", value, Outcome.FAIL, "forbidden",
+            "high", f"api uses {value}", "", fp,
+        )  # fmt: skip
+
+    ids = []
+    for values in (["travis"], ["travis"], ["travis", "jenkins"]):
+        scan_id = store.begin_scan(["/org"], "d", "0")
+        store.record(scan_id, [result("api", "a" * 40, *values)], "d")
+        store.record_findings(scan_id, [finding(v) for v in values])
+        ids.append(scan_id)
+    store.record_findings(ids[0], [])  # recomputed with a policy that finds nothing
+    assert [len(store.findings(i)) for i in ids] == [0, 1, 2]
+    with store.engine.connect() as conn:
+        assert conn.scalar(text("SELECT COUNT(*) FROM finding_set")) == 2
+        assert conn.scalar(text("SELECT COUNT(*) FROM finding_item")) == 3

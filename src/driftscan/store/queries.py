@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -39,7 +39,8 @@ from driftscan.store.tables import (
     EvidenceRow,
     FactRow,
     FactSetRow,
-    FindingRow,
+    FindingItemRow,
+    FindingSetRow,
     InfraContentRow,
     InfraFileRow,
     RepoRow,
@@ -90,6 +91,30 @@ def factset_digest(result: RepoResult) -> str:
         sorted((i.path, i.content_hash) for i in result.infra),
     ]
     return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
+
+
+FINDING_FIELDS = (
+    "rule_id",
+    "dimension",
+    "value",
+    "outcome",
+    "kind",
+    "severity",
+    "message",
+    "fingerprint",
+    "waiver",
+)
+
+
+def finding_set_digest(findings: Iterable[Finding]) -> str:
+    """Content address of one repository's findings (migration 0005 computes the same)."""
+    rows = sorted(
+        json.dumps(
+            [f.outcome.value if name == "outcome" else getattr(f, name) for name in FINDING_FIELDS]
+        )
+        for f in findings
+    )
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -394,38 +419,76 @@ class Store:
         return out
 
     def record_findings(self, scan_id: int, findings: Sequence[Finding]) -> None:
-        """Replace the scan's findings (a report with another policy recomputes them)."""
+        """Set the scan's findings (a report with another policy recomputes them).
+
+        Each repository's findings form a content-addressed set: an unchanged repository
+        points at the set an earlier scan stored, so history grows with change only."""
+        by_location: dict[str, list[Finding]] = {}
+        for finding in findings:
+            by_location.setdefault(finding.location, []).append(finding)
         with Session(self.engine) as session, session.begin():
-            session.execute(delete(FindingRow).where(FindingRow.scan_id == scan_id))
-            session.add_all(
-                FindingRow(
-                    scan_id=scan_id,
-                    rule_id=f.rule_id,
-                    dimension=f.dimension,
-                    repo=f.repo[:255],
-                    location=f.location,
-                    value=f.value[:255],
-                    outcome=f.outcome.value,
-                    kind=f.kind,
-                    severity=f.severity,
-                    message=f.message,
-                    fingerprint=f.fingerprint,
-                    waiver=f.waiver,
+            rows = session.execute(
+                select(RepoScanRow, RepoRow.location)
+                .join(RepoRow, RepoRow.id == RepoScanRow.repo_id)
+                .where(RepoScanRow.scan_id == scan_id)
+            ).all()
+            digests = {loc: finding_set_digest(items) for loc, items in by_location.items()}
+            known: dict[str, int] = {}
+            wanted = sorted(set(digests.values()))
+            for start in range(0, len(wanted), 500):
+                found = session.execute(
+                    select(FindingSetRow.digest, FindingSetRow.id).where(
+                        FindingSetRow.digest.in_(wanted[start : start + 500])
+                    )
                 )
-                for f in findings
+                known.update((digest, set_id) for digest, set_id in found)
+            for repo_scan, location in rows:
+                items = by_location.get(location)
+                if not items:
+                    repo_scan.finding_set_id = None
+                    continue
+                digest = digests[location]
+                if digest not in known:
+                    known[digest] = self._finding_set(session, digest, items)
+                repo_scan.finding_set_id = known[digest]
+
+    @staticmethod
+    def _finding_set(session: Session, digest: str, items: Sequence[Finding]) -> int:
+        row = FindingSetRow(digest=digest, finding_count=len(items))
+        session.add(row)
+        session.flush()
+        session.add_all(
+            FindingItemRow(
+                finding_set_id=row.id,
+                rule_id=f.rule_id,
+                dimension=f.dimension,
+                value=f.value[:255],
+                outcome=f.outcome.value,
+                kind=f.kind,
+                severity=f.severity,
+                message=f.message,
+                fingerprint=f.fingerprint,
+                waiver=f.waiver,
             )
+            for f in items
+        )
+        return row.id
 
     def findings(self, scan_id: int) -> list[Finding]:
         with Session(self.engine) as session:
-            rows = session.scalars(
-                select(FindingRow).where(FindingRow.scan_id == scan_id).order_by(FindingRow.id)
-            )
+            rows = session.execute(
+                select(FindingItemRow, RepoRow.name, RepoRow.location)
+                .join(RepoScanRow, RepoScanRow.finding_set_id == FindingItemRow.finding_set_id)
+                .join(RepoRow, RepoRow.id == RepoScanRow.repo_id)
+                .where(RepoScanRow.scan_id == scan_id)
+                .order_by(RepoRow.name, RepoRow.location, FindingItemRow.id)
+            ).all()
             return [
                 Finding(
                     r.rule_id,
                     r.dimension,
-                    r.repo,
-                    r.location,
+                    name,
+                    location,
                     r.value,
                     Outcome(r.outcome),
                     r.kind,
@@ -435,7 +498,7 @@ class Store:
                     r.fingerprint,
                     r.waiver,
                 )
-                for r in rows
+                for r, name, location in rows
             ]
 
     def infra_texts(self, hashes: Sequence[str]) -> dict[str, str]:

@@ -100,6 +100,9 @@ class RepoScanRow(Base):
     pushed_at: Mapped[str | None] = mapped_column(String(40))
     visibility: Mapped[str | None] = mapped_column(String(16))
     owners: Mapped[list[str] | None] = mapped_column(JSON)
+    finding_set_id: Mapped[int | None] = mapped_column(
+        ForeignKey("finding_set.id", name="fk_repo_scan_finding_set")
+    )
 
 
 class VersionUseRow(Base):
@@ -137,19 +140,27 @@ class InfraFileRow(Base):
     content_hash: Mapped[str] = mapped_column(ForeignKey("infra_content.hash"))
 
 
-class FindingRow(Base):
-    __tablename__ = "finding"
+class FindingSetRow(Base):
+    """The findings of one repository state, stored once however many scans produce them."""
+
+    __tablename__ = "finding_set"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    finding_count: Mapped[int] = mapped_column(Integer)
+
+
+class FindingItemRow(Base):
+    __tablename__ = "finding_item"
     __table_args__ = (
-        Index("ix_finding_scan", "scan_id"),
-        Index("ix_finding_fingerprint", "fingerprint"),
+        Index("ix_finding_item_set", "finding_set_id"),
+        Index("ix_finding_item_fingerprint", "fingerprint"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scan_id: Mapped[int] = mapped_column(ForeignKey("scan.id", ondelete="CASCADE"))
+    finding_set_id: Mapped[int] = mapped_column(ForeignKey("finding_set.id", ondelete="CASCADE"))
     rule_id: Mapped[str] = mapped_column(String(64))
     dimension: Mapped[str] = mapped_column(String(128))
-    repo: Mapped[str] = mapped_column(String(255))
-    location: Mapped[str] = mapped_column(String(1024))
     value: Mapped[str] = mapped_column(String(255))
     outcome: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(32))
