@@ -140,6 +140,23 @@ def test_db_upgrade_and_status(db: str) -> None:
     assert "up to date" in out
 
 
+def test_db_prune_and_vacuum(db: str) -> None:
+    repos = [str(p) for p in sorted(DEMO_ORG.iterdir())[:3]]
+    for _ in range(3):
+        assert run("scan", *repos, "--db", db, "--quiet")[0] == 0
+    code, out, _ = run("db", "prune", "--keep", "1", "--dry-run", "--db", db)
+    assert code == 0 and out.startswith("would delete 2 scan(s), kept 1")
+    code, out, _ = run("db", "prune", "--keep", "1", "--db", db)
+    assert code == 0 and out.startswith("deleted 2 scan(s), kept 1")
+    assert "0 fact set(s)" in out  # unchanged repositories: the kept scan shares every set
+    code, out, _ = run("db", "vacuum", "--db", db)
+    assert code == 0 and " MiB -> " in out
+    code, _, err = run("db", "prune", "--keep", "soon", "--db", db)
+    assert code == 2 and "number of scans (e.g. 52) or of days" in err
+    code, out, _ = run("report", "--format", "json", "--db", db)
+    assert code == 0 and json.loads(out)["scan"]["id"] == 3
+
+
 def test_installed_console_script_and_module_entry_point(tmp_path: Path) -> None:
     env = {**os.environ, "DRIFTSCAN_DB": f"sqlite:///{tmp_path / 'x.db'}", "NO_COLOR": "1"}
     out = subprocess.run(

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import CursorResult, Delete, Engine, create_engine, delete, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -115,6 +115,16 @@ def finding_set_digest(findings: Iterable[Finding]) -> str:
         for f in findings
     )
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    scans_deleted: int
+    scans_kept: int
+    factsets: int  # fact sets no remaining scan refers to, deleted with their facts
+    finding_sets: int
+    infra_texts: int
+    repos: int  # repositories no remaining scan saw
 
 
 @dataclass(frozen=True)
@@ -592,6 +602,87 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
 
+    def prune(
+        self,
+        keep_scans: int | None = None,
+        keep_since: datetime | None = None,
+        dry_run: bool = False,
+    ) -> PruneResult:
+        """Delete scans beyond the newest `keep_scans` and/or started before `keep_since`, then
+        the facts, findings, infra texts and repositories no remaining scan refers to. The
+        newest complete scan is always kept."""
+        try:
+            return self._prune(keep_scans, keep_since, dry_run)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot prune {safe_url(self.url)}: {_short(exc)}") from None
+
+    def _prune(
+        self, keep_scans: int | None, keep_since: datetime | None, dry_run: bool
+    ) -> PruneResult:
+        with Session(self.engine) as session:
+            scans = list(session.execute(select(ScanRow.id, ScanRow.started_at, ScanRow.status)))
+            scans.sort(key=lambda s: s.id, reverse=True)
+            keep = {s.id for s in scans[:keep_scans]} if keep_scans is not None else None
+            doomed = [
+                s.id
+                for s in scans
+                if (keep is not None and s.id not in keep)
+                or (keep_since is not None and s.started_at < keep_since)
+            ]
+            newest_complete = next((s.id for s in scans if s.status == "complete"), None)
+            doomed = [i for i in doomed if i != newest_complete]
+            for start in range(0, len(doomed), 500):
+                session.execute(delete(ScanRow).where(ScanRow.id.in_(doomed[start : start + 500])))
+            live_sets = select(RepoScanRow.factset_id).where(RepoScanRow.factset_id.is_not(None))
+            live_findings = select(RepoScanRow.finding_set_id).where(
+                RepoScanRow.finding_set_id.is_not(None)
+            )
+            factsets = _deleted(session, delete(FactSetRow).where(FactSetRow.id.not_in(live_sets)))
+            finding_sets = _deleted(
+                session, delete(FindingSetRow).where(FindingSetRow.id.not_in(live_findings))
+            )
+            contents = _deleted(
+                session,
+                delete(InfraContentRow).where(
+                    InfraContentRow.hash.not_in(select(InfraFileRow.content_hash))
+                ),
+            )
+            repos = _deleted(
+                session, delete(RepoRow).where(RepoRow.id.not_in(select(RepoScanRow.repo_id)))
+            )
+            result = PruneResult(
+                len(doomed), len(scans) - len(doomed), factsets, finding_sets, contents, repos
+            )
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+            return result
+
+    def vacuum(self) -> tuple[int | None, int | None]:
+        """Give freed space back (SQLite VACUUM, PostgreSQL VACUUM ANALYZE); sizes in bytes
+        before and after where the backend can tell."""
+        try:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                before = self._size(conn)
+                conn.exec_driver_sql("VACUUM" if self._is_sqlite else "VACUUM ANALYZE")
+                return before, self._size(conn)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot vacuum {safe_url(self.url)}: {_short(exc)}") from None
+
+    @property
+    def _is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def _size(self, conn: Any) -> int | None:
+        if self._is_sqlite:
+            pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+            size = conn.exec_driver_sql("PRAGMA page_size").scalar()
+            return int(pages) * int(size)
+        if self.engine.dialect.name == "postgresql":
+            return int(conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar())
+        return None
+
     def scans(self, limit: int = 50) -> list[ScanSummary]:
         with Session(self.engine) as session:
             rows = session.scalars(select(ScanRow).order_by(ScanRow.id.desc()).limit(limit))
@@ -689,6 +780,11 @@ def _summary(row: ScanRow, repos: tuple[RepoResult, ...] = ()) -> ScanSummary:
         repos=repos,
         note=row.note,
     )
+
+
+def _deleted(session: Session, statement: Delete) -> int:
+    result = cast("CursorResult[Any]", session.execute(statement))
+    return result.rowcount
 
 
 def _short(exc: Exception) -> str:
