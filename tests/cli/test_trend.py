@@ -30,9 +30,11 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> str:
     repos = [make_git_repo(DEMO_ORG / name, root / name) for name in names]
     db = f"sqlite:///{root / 'history.db'}"
     legacy = repos[0]
+    policy = root / "driftscan.yaml"
+    policy.write_text("version: 1\ndimensions:\n  ci.system:\n    forbidden: [travis]\n")
 
     def scan() -> None:
-        code, out = cli("scan", *map(str, repos), "--db", db, "--quiet")
+        code, out = cli("scan", *map(str, repos), "--db", db, "--quiet", "--policy", str(policy))
         assert code == 0, out
 
     scan()
@@ -107,3 +109,21 @@ def test_history_is_shared_not_rewritten(history: str, tmp_path: Path) -> None:
         assert conn.scalar(select(func.count()).select_from(FactRow)) == facts_before
         assert conn.scalar(select(func.count()).select_from(FactSetRow)) == sets_before
     engine.dispose()
+
+
+def test_findings_new_and_fixed(history: str) -> None:
+    code, out = cli("trend", "--findings", "-d", "ci.system", "--format", "json", "--db", history)
+    assert code == 0, out
+    doc = json.loads(out)
+    assert series(doc, "forbidden") == [1, 0, 0]
+    assert doc["changes"]["since"] == "#1" and doc["changes"]["new"] == []
+    [fixed] = doc["changes"]["fixed"]
+    assert (fixed["repo"], fixed["kind"], fixed["value"]) == (
+        "legacy-billing",
+        "forbidden",
+        "travis",
+    )
+    code, out = cli("trend", "--findings", "--last", "2", "--db", history)
+    assert code == 0 and "0 fixed since #2" in out and "finding kind" in out
+    code, out = cli("trend", "--findings", "--format", "markdown", "--db", history)
+    assert "**1 fixed since #1**" in out and "`legacy-billing` ci.system forbidden `travis`" in out

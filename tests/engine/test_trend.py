@@ -73,3 +73,24 @@ def test_last_keeps_the_newest_buckets_only() -> None:
 def test_no_scans_no_series() -> None:
     result = trend([], COUNTS, "month")
     assert result.buckets == () and result.series == ()
+
+
+def test_finding_changes_match_on_fingerprints() -> None:
+    from driftscan.engine.trend import finding_changes
+    from driftscan.models import Finding, Outcome
+
+    def finding(repo: str, severity: str, fp: str) -> Finding:
+        return Finding(
+            "r", "ci.system", repo, f"/org/{repo}", "travis", Outcome.FAIL, "forbidden",
+            severity, "m", "", fp,
+        )  # fmt: skip
+
+    before = {"a": finding("api", "high", "a"), "b": finding("web", "low", "b")}
+    after = {
+        "b": finding("web", "low", "b"),  # still there: neither new nor fixed
+        "c": finding("ops", "low", "c"),
+        "d": finding("db", "high", "d"),
+    }
+    changes = finding_changes("#1", before, after)
+    assert [f.repo for f in changes.new] == ["db", "ops"]  # most severe first
+    assert [f.repo for f in changes.fixed] == ["api"]

@@ -18,7 +18,7 @@ from driftscan.cli.common import (
     rules_option,
     stdout_console,
 )
-from driftscan.engine.trend import BUCKETS, trend
+from driftscan.engine.trend import BUCKETS, FindingChanges, finding_changes, trend
 from driftscan.reports import trend as trend_report
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -46,6 +46,12 @@ FORMATS = ("table", "csv", "json", "markdown")
     is_flag=True,
     help="Also chart scans that were parked or interrupted (they may miss repositories).",
 )
+@click.option(
+    "--findings",
+    is_flag=True,
+    help="Chart failing findings per kind instead of values, and list what is new and what "
+    "was fixed between the first and the last point.",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @output_option
 @db_option
@@ -57,6 +63,7 @@ def trend_command(
     since: datetime | None,
     last: int | None,
     include_incomplete: bool,
+    findings: bool,
     fmt: str,
     output: Path | None,
     db_url: str | None,
@@ -70,27 +77,43 @@ def trend_command(
       driftscan trend -d ci.system
       driftscan trend -d secrets.handling --by month --since 2026-01-01
       driftscan trend --format csv -o trend.csv
+      driftscan trend --findings --by month    # failing findings; new and fixed since
     """
     known = {rule.dimension for rule in get_ruleset(rules_dirs).rules}
     unknown = sorted(set(dimensions) - known)
     if unknown:
         fail(f"unknown dimension {', '.join(unknown)}: choose from {', '.join(sorted(known))}")
     store = open_store(db_url)
-    scans, values, covered = store.trend_counts(dimensions, since, include_incomplete)
-    result = trend(scans, values, by, covered, last)
+    changes: FindingChanges | None = None
+    if findings:
+        scans = store.trend_scans(since, include_incomplete)
+        counts = store.finding_counts([s.scan_id for s in scans], dimensions)
+        result = trend(scans, counts, by, last=last)
+        if result.buckets:
+            first, newest = result.buckets[0], result.buckets[-1]
+            changes = finding_changes(
+                first.label,
+                store.failing_findings(first.scan_id, dimensions),
+                store.failing_findings(newest.scan_id, dimensions),
+            )
+    else:
+        scans, values, covered = store.trend_counts(dimensions, since, include_incomplete)
+        result = trend(scans, values, by, covered, last)
+    label = "finding kind" if findings else "value"
     if fmt == "table":
         if output is None:
-            trend_report.render_table(stdout_console(), result)
+            trend_report.render_table(stdout_console(), result, changes, label)
         else:
             with output.open("w", encoding="utf-8") as handle:
-                trend_report.render_table(Console(file=handle, width=120, no_color=True), result)
+                console = Console(file=handle, width=120, no_color=True)
+                trend_report.render_table(console, result, changes, label)
         return
-    render = {
-        "csv": trend_report.render_csv,
-        "json": trend_report.render_json,
-        "markdown": trend_report.render_markdown,
-    }[fmt]
-    text = render(result)
+    if fmt == "csv":
+        text = trend_report.render_csv(result)
+    elif fmt == "json":
+        text = trend_report.render_json(result, changes)
+    else:
+        text = trend_report.render_markdown(result, changes)
     if output is None:
         click.echo(text, nl=False)
     else:

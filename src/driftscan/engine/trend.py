@@ -6,9 +6,11 @@ state at its end: the last scan inside it, because a scan is a snapshot, not a s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from driftscan.models import Finding
 
 NONE_VALUE = "(none)"
 BUCKETS = ("scan", "week", "month")
@@ -128,3 +130,30 @@ def trend(
     ]
     series.sort(key=lambda s: (s.dimension, s.value == NONE_VALUE, -s.last.repos, s.value))
     return Trend(by, tuple(chosen), tuple(series))
+
+
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
+
+
+@dataclass(frozen=True)
+class FindingChanges:
+    """Failing findings between two scans, matched on their line-free fingerprints."""
+
+    since: str  # the label of the earlier point
+    new: tuple[Finding, ...]  # failing now, not then
+    fixed: tuple[Finding, ...]  # failing then, not now
+
+
+def finding_changes(
+    since: str, before: Mapping[str, Finding], after: Mapping[str, Finding]
+) -> FindingChanges:
+    def ordered(found: Iterable[Finding]) -> tuple[Finding, ...]:
+        return tuple(
+            sorted(found, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.dimension, f.repo))
+        )
+
+    return FindingChanges(
+        since,
+        ordered(f for key, f in after.items() if key not in before),
+        ordered(f for key, f in before.items() if key not in after),
+    )

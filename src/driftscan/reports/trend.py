@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from driftscan.engine.trend import Series, Trend
+from driftscan.engine.trend import FindingChanges, Series, Trend
+from driftscan.models import Finding
 
 TREND_SCHEMA = "driftscan/trend/v1"
 _TICKS = "▁▂▃▄▅▆▇█"
@@ -37,7 +38,12 @@ def _change(series: Series) -> str:
     return f"{delta:+d}" if delta else "="
 
 
-def render_table(console: Console, trend: Trend) -> None:
+CHANGES_CAP = 10
+
+
+def render_table(
+    console: Console, trend: Trend, changes: FindingChanges | None = None, label: str = "value"
+) -> None:
     if not trend.buckets:
         console.print("No complete scan in the period: nothing to chart.")
         return
@@ -48,7 +54,7 @@ def render_table(console: Console, trend: Trend) -> None:
     )
     for dimension, group in groupby(trend.series, key=lambda s: s.dimension):
         table = Table(title=dimension, title_justify="left", title_style="bold", expand=False)
-        table.add_column("value")
+        table.add_column(label)
         table.add_column("trend", no_wrap=True)
         table.add_column("first", justify="right")
         table.add_column("last", justify="right")
@@ -64,6 +70,13 @@ def render_table(console: Console, trend: Trend) -> None:
                 f"{series.last.share:.0%}",
             )
         console.print(table)
+    if changes is not None:
+        for title, found in (("new", changes.new), ("fixed", changes.fixed)):
+            console.print(f"[bold]{len(found)} {title} since {changes.since}[/]")
+            for f in found[:CHANGES_CAP]:
+                console.print(f"  {f.severity:<6} {f.repo}  {f.dimension} {f.kind} {f.value}")
+            if len(found) > CHANGES_CAP:
+                console.print(f"  …and {len(found) - CHANGES_CAP} more (--format json lists all)")
 
 
 def rows(trend: Trend) -> list[dict[str, Any]]:
@@ -93,8 +106,20 @@ def render_csv(trend: Trend) -> str:
     return out.getvalue()
 
 
-def render_json(trend: Trend) -> str:
-    document = {
+def _finding(f: Finding) -> dict[str, str]:
+    return {
+        "repo": f.repo,
+        "dimension": f.dimension,
+        "kind": f.kind,
+        "value": f.value,
+        "severity": f.severity,
+        "fingerprint": f.fingerprint,
+        "message": f.message,
+    }
+
+
+def render_json(trend: Trend, changes: FindingChanges | None = None) -> str:
+    document: dict[str, Any] = {
         "schema": TREND_SCHEMA,
         "by": trend.by,
         "buckets": [
@@ -116,10 +141,16 @@ def render_json(trend: Trend) -> str:
             for s in trend.series
         ],
     }
+    if changes is not None:
+        document["changes"] = {
+            "since": changes.since,
+            "new": [_finding(f) for f in changes.new],
+            "fixed": [_finding(f) for f in changes.fixed],
+        }
     return json.dumps(document, indent=2) + "\n"
 
 
-def render_markdown(trend: Trend) -> str:
+def render_markdown(trend: Trend, changes: FindingChanges | None = None) -> str:
     if not trend.buckets:
         return "### driftscan trend\n\nNo complete scan in the period.\n"
     first, last = trend.buckets[0], trend.buckets[-1]
@@ -135,4 +166,13 @@ def render_markdown(trend: Trend) -> str:
             f"| `{s.dimension}` | `{s.value}` | {spark} | {s.first.repos} | {s.last.repos} "
             f"| {_change(s)} | {s.last.share:.0%} |"
         )
+    if changes is not None:
+        for title, found in (("new", changes.new), ("fixed", changes.fixed)):
+            lines += ["", f"**{len(found)} {title} since {changes.since}**"]
+            lines += [
+                f"- {f.severity} `{f.repo}` {f.dimension} {f.kind} `{f.value or '—'}`"
+                for f in found[:CHANGES_CAP]
+            ]
+            if len(found) > CHANGES_CAP:
+                lines.append(f"- …and {len(found) - CHANGES_CAP} more")
     return "\n".join(lines) + "\n"

@@ -554,6 +554,25 @@ class Store:
 
     # -- reading --------------------------------------------------------------------------
 
+    def trend_scans(
+        self, since: datetime | None = None, include_incomplete: bool = False
+    ) -> list[ScanPoint]:
+        """The scans trends chart, with how many repositories each read successfully."""
+        statuses = ("complete", "incomplete") if include_incomplete else ("complete",)
+        try:
+            with Session(self.engine) as session:
+                query = (
+                    select(ScanRow.id, ScanRow.started_at, func.count(RepoScanRow.id))
+                    .join(RepoScanRow, RepoScanRow.scan_id == ScanRow.id)
+                    .where(ScanRow.status.in_(statuses), RepoScanRow.status != "error")
+                    .group_by(ScanRow.id, ScanRow.started_at)
+                )
+                if since is not None:
+                    query = query.where(ScanRow.started_at >= since)
+                return [ScanPoint(i, at, n) for i, at, n in session.execute(query)]
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
+
     def trend_counts(
         self,
         dimensions: Sequence[str] = (),
@@ -563,18 +582,9 @@ class Store:
         """Per scan: repositories seen; per scan, dimension and value: repositories using it;
         per scan and dimension: repositories with any value. Aggregated in SQL, so the cost
         grows with scans x values, not with repositories x scans read back."""
-        statuses = ("complete", "incomplete") if include_incomplete else ("complete",)
         try:
+            scans = self.trend_scans(since, include_incomplete)
             with Session(self.engine) as session:
-                scan_query = (
-                    select(ScanRow.id, ScanRow.started_at, func.count(RepoScanRow.id))
-                    .join(RepoScanRow, RepoScanRow.scan_id == ScanRow.id)
-                    .where(ScanRow.status.in_(statuses), RepoScanRow.status != "error")
-                    .group_by(ScanRow.id, ScanRow.started_at)
-                )
-                if since is not None:
-                    scan_query = scan_query.where(ScanRow.started_at >= since)
-                scans = [ScanPoint(i, at, n) for i, at, n in session.execute(scan_query)]
                 ids = [s.scan_id for s in scans]
                 values: list[ValueCount] = []
                 covered: list[ValueCount] = []
@@ -601,6 +611,46 @@ class Store:
                 return scans, values, covered
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
+
+    def finding_counts(
+        self, scan_ids: Sequence[int], dimensions: Sequence[str] = ()
+    ) -> list[ValueCount]:
+        """Failing, unwaived findings per scan, dimension and kind (`value` holds the kind)."""
+        out: list[ValueCount] = []
+        with Session(self.engine) as session:
+            for start in range(0, len(scan_ids), 500):
+                query = (
+                    select(
+                        RepoScanRow.scan_id,
+                        FindingItemRow.dimension,
+                        FindingItemRow.kind,
+                        func.count(FindingItemRow.id),
+                    )
+                    .join(
+                        FindingItemRow, FindingItemRow.finding_set_id == RepoScanRow.finding_set_id
+                    )
+                    .where(
+                        RepoScanRow.scan_id.in_(scan_ids[start : start + 500]),
+                        FindingItemRow.outcome == Outcome.FAIL.value,
+                        FindingItemRow.waiver.is_(None),
+                    )
+                    .group_by(RepoScanRow.scan_id, FindingItemRow.dimension, FindingItemRow.kind)
+                )
+                if dimensions:
+                    query = query.where(FindingItemRow.dimension.in_(dimensions))
+                out += [ValueCount(*row) for row in session.execute(query)]
+        return out
+
+    def failing_findings(self, scan_id: int, dimensions: Sequence[str] = ()) -> dict[str, Finding]:
+        """The scan's failing, unwaived findings by fingerprint: compare two scans' keys to
+        see what is new since and what was fixed since."""
+        return {
+            f.fingerprint: f
+            for f in self.findings(scan_id)
+            if f.outcome is Outcome.FAIL
+            and f.waiver is None
+            and (not dimensions or f.dimension in dimensions)
+        }
 
     def prune(
         self,
