@@ -127,3 +127,26 @@ def test_findings_new_and_fixed(history: str) -> None:
     assert code == 0 and "0 fixed since #2" in out and "finding kind" in out
     code, out = cli("trend", "--findings", "--format", "markdown", "--db", history)
     assert "**1 fixed since #1**" in out and "`legacy-billing` ci.system forbidden `travis`" in out
+
+
+def test_goals_from_the_policy(history: str, tmp_path: Path) -> None:
+    policy = tmp_path / "driftscan.yaml"
+    policy.write_text(
+        "version: 1\ngoals:\n"
+        "  - {dimension: ci.system, value: travis, target: <= 0 repos, by: 2099-01-01}\n"
+        "  - {dimension: deploy.method, value: helm, target: '>= 100%', by: 2099-01-01}\n"
+    )
+    args = ("trend", "-d", "ci.system", "--policy", str(policy), "--db", history)
+    code, out = cli(*args, "--format", "json")
+    assert code == 0, out
+    [travis] = json.loads(out)["goals"]  # the deploy goal is outside -d ci.system
+    assert (travis["goal"], travis["met"], travis["current"]) == (
+        "ci.system travis <= 0 repos",
+        True,
+        0.0,
+    )
+    code, out = cli(*args)
+    assert code == 0 and "goals" in out and "met" in out
+    policy.write_text("version: 1\ngoals: [{dimension: ci.system}]\n")
+    code, out = cli(*args)
+    assert code == 2 and "a goal needs" in out

@@ -154,3 +154,46 @@ def test_broken_policy_files_are_rejected_precisely(
         load_policy(write(tmp_path, text), ruleset.rules)
     assert words in info.value.reason, str(info.value)
     assert info.value.line == line, str(info.value)
+
+
+GOALS = """\
+version: 1
+goals:
+  - {dimension: ci.system, value: github-actions, target: ">= 90%", by: 2027-06-30}
+  - dimension: secrets.handling
+    value: dotenv-committed
+    target: <= 0 repos
+    by: 2027-01-31
+"""
+
+
+def test_goals_parse(ruleset: Ruleset, tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path, GOALS), ruleset.rules)
+    assert [g.text for g in policy.goals] == [
+        "ci.system github-actions >= 90%",
+        "secrets.handling dotenv-committed <= 0 repos",
+    ]
+    assert policy.goals[1].by == date(2027, 1, 31)
+
+
+@pytest.mark.parametrize(
+    ("goal", "line", "reason"),
+    [
+        ('{dimension: ci.system, value: github-actions, target: "90%", by: 2027-06-30}', 3,
+         "a target is like '>= 90%' or '<= 0 repos'"),
+        ('{dimension: ci.system, value: github-actions, target: ">= 120%", by: 2027-06-30}', 3,
+         "a share target is at most 100%"),
+        ('{dimension: ci.system, value: gh-actions, target: ">= 90%", by: 2027-06-30}', 3,
+         "'gh-actions' is not a value of ci.system"),
+        ('{dimension: ci.system, value: github-actions, target: ">= 90%", by: soon}', 3,
+         "'by' is a date like 2027-06-30"),
+        ('{dimension: ci.system, value: github-actions}', 3, "a goal needs by, target"),
+    ],
+)  # fmt: skip
+def test_goal_errors_name_the_line(
+    ruleset: Ruleset, tmp_path: Path, goal: str, line: int, reason: str
+) -> None:
+    text = f"version: 1\ngoals:\n  - {goal}\n"
+    with pytest.raises(PolicyError) as info:
+        load_policy(write(tmp_path, text), ruleset.rules)
+    assert info.value.line == line and reason in str(info.value)

@@ -94,3 +94,35 @@ def test_finding_changes_match_on_fingerprints() -> None:
     changes = finding_changes("#1", before, after)
     assert [f.repo for f in changes.new] == ["db", "ops"]  # most severe first
     assert [f.repo for f in changes.fixed] == ["api"]
+
+
+def goal(target: str, by: str = "2026-06-30", value: str = "github-actions"):
+    from datetime import date
+
+    from driftscan.engine.policy import Goal
+
+    at_least, amount = target[:2] == ">=", target[2:].strip()
+    share = amount.endswith("%")
+    number = float(amount.rstrip("%").removesuffix(" repos")) / (100 if share else 1)
+    return Goal("ci.system", value, at_least, number, share, date.fromisoformat(by))
+
+
+def test_goal_progress_met_on_track_behind_and_stalled() -> None:
+    from datetime import date
+
+    from driftscan.engine.trend import goal_progress
+
+    scans = SCANS[:3]  # github-actions 40% -> 50% -> 87.5% over four weeks
+    result = trend(scans, COUNTS, "scan", COVERED)
+    met = goal_progress(goal(">= 80%"), result)
+    assert met.met and met.on_track and met.current == 0.875
+    ahead = goal_progress(goal(">= 95%"), result)
+    assert not ahead.met and ahead.on_track and ahead.projected < date(2026, 3, 1)
+    late = goal_progress(goal(">= 95%", by="2026-02-03"), result)
+    assert not late.on_track and late.projected > date(2026, 2, 3)
+    # jenkins 6 -> 0 repos: a "<= 0 repos" goal is met; travis 0 -> 1 moves away from "<= 0"
+    assert goal_progress(goal("<= 0 repos", value="jenkins"), result).met
+    away = goal_progress(goal("<= 0 repos", value="travis"), result)
+    assert (away.met, away.projected, away.on_track) == (False, None, False)
+    empty = goal_progress(goal(">= 90%"), trend([], [], "scan"))
+    assert empty.current is None and not empty.on_track

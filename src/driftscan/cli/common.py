@@ -70,7 +70,7 @@ def policy_option(func: F) -> F:
         "policy_file",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="Org policy file (default: ./driftscan.yaml when present). See docs/policy.md.",
+        help="Org policy file (default: ./driftscan.yaml when present). See docs/effort.md.",
     )(func)
 
 

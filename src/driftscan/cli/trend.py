@@ -11,14 +11,22 @@ from rich.console import Console
 from driftscan.cli.common import (
     db_option,
     fail,
+    get_policy,
     get_ruleset,
     handle_errors,
     open_store,
     output_option,
+    policy_option,
     rules_option,
     stdout_console,
 )
-from driftscan.engine.trend import BUCKETS, FindingChanges, finding_changes, trend
+from driftscan.engine.trend import (
+    BUCKETS,
+    FindingChanges,
+    finding_changes,
+    goal_progress,
+    trend,
+)
 from driftscan.reports import trend as trend_report
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -56,6 +64,7 @@ FORMATS = ("table", "csv", "json", "markdown")
 @output_option
 @db_option
 @rules_option
+@policy_option
 @handle_errors
 def trend_command(
     dimensions: tuple[str, ...],
@@ -68,6 +77,7 @@ def trend_command(
     output: Path | None,
     db_url: str | None,
     rules_dirs: tuple[Path, ...],
+    policy_file: Path | None,
 ) -> None:
     """Chart, per dimension and value, how many repositories use it scan after scan (or per
     calendar week or month: the last scan in each).
@@ -79,7 +89,8 @@ def trend_command(
       driftscan trend --format csv -o trend.csv
       driftscan trend --findings --by month    # failing findings; new and fixed since
     """
-    known = {rule.dimension for rule in get_ruleset(rules_dirs).rules}
+    ruleset = get_ruleset(rules_dirs)
+    known = {rule.dimension for rule in ruleset.rules}
     unknown = sorted(set(dimensions) - known)
     if unknown:
         fail(f"unknown dimension {', '.join(unknown)}: choose from {', '.join(sorted(known))}")
@@ -99,21 +110,30 @@ def trend_command(
     else:
         scans, values, covered = store.trend_counts(dimensions, since, include_incomplete)
         result = trend(scans, values, by, covered, last)
+    policy = get_policy(policy_file, ruleset)
+    goals = [
+        goal_progress(goal, result)
+        for goal in (policy.goals if policy and not findings else ())
+        if not dimensions or goal.dimension in dimensions
+    ]
     label = "finding kind" if findings else "value"
     if fmt == "table":
         if output is None:
-            trend_report.render_table(stdout_console(), result, changes, label)
+            console = stdout_console()
+            trend_report.render_table(console, result, changes, label)
+            trend_report.render_goals(console, goals)
         else:
             with output.open("w", encoding="utf-8") as handle:
                 console = Console(file=handle, width=120, no_color=True)
                 trend_report.render_table(console, result, changes, label)
+                trend_report.render_goals(console, goals)
         return
     if fmt == "csv":
         text = trend_report.render_csv(result)
     elif fmt == "json":
-        text = trend_report.render_json(result, changes)
+        text = trend_report.render_json(result, changes, goals)
     else:
-        text = trend_report.render_markdown(result, changes)
+        text = trend_report.render_markdown(result, changes, goals)
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -91,20 +92,36 @@ class Waiver:
 
 
 @dataclass(frozen=True)
+class Goal:
+    """A dated target for one value, e.g. ci.system github-actions >= 90% by 2027-06-30."""
+
+    dimension: str
+    value: str
+    at_least: bool  # ">=" (grow towards the target) or "<=" (shrink towards it)
+    amount: float  # a share in [0, 1] when `share`, else a number of repositories
+    share: bool
+    by: date
+
+    @property
+    def text(self) -> str:
+        amount = f"{self.amount:.0%}" if self.share else f"{self.amount:g} repos"
+        return f"{self.dimension} {self.value} {'>=' if self.at_least else '<='} {amount}"
+
+
+@dataclass(frozen=True)
 class Policy:
     source: str = ""
     min_share: float | None = None  # overrides each rule's own norm threshold
     dimensions: tuple[DimensionPolicy, ...] = ()
     waivers: tuple[Waiver, ...] = ()
     owners: tuple[tuple[str, str], ...] = ()  # repository glob -> team
+    goals: tuple[Goal, ...] = ()
 
     def for_dimension(self, dimension: str) -> DimensionPolicy | None:
         return next((d for d in self.dimensions if d.dimension == dimension), None)
 
     def with_waivers(self, waivers: Sequence[Waiver]) -> Policy:
-        return Policy(
-            self.source, self.min_share, self.dimensions, self.waivers + tuple(waivers), self.owners
-        )
+        return replace(self, waivers=self.waivers + tuple(waivers))
 
     def owners_of(self, repo: RepoResult) -> tuple[str, ...]:
         """CODEOWNERS first; the policy's owners map where a repository has none."""
@@ -120,7 +137,9 @@ class Policy:
 
 # -- loading --------------------------------------------------------------------------------
 
-_TOP = {"version", "norms", "owners", "dimensions", "waivers"}
+_TOP = {"version", "norms", "owners", "dimensions", "waivers", "goals"}
+_GOAL_KEYS = {"dimension", "value", "target", "by"}
+_TARGET = re.compile(r"^\s*(>=|<=)\s*(\d+(?:\.\d+)?)\s*(%|repos?)?\s*$")
 _DIMENSION_KEYS = {"preferred", "allowed", "forbidden", "required", "scope"}
 _SCOPE_KEYS = {"repos", "exclude", "topics", "owners"}
 _WAIVER_KEYS = {"repo", "dimension", "value", "reason", "expires"}
@@ -278,7 +297,44 @@ def load_policy(path: Path, rules: Sequence[Rule], repo_file: bool = False) -> P
         tuple(dimensions),
         tuple(waivers),
         tuple((str(k), str(v)) for k, v in owners.items()),
+        _goals(data, values, fail),
     )
+
+
+def _goals(
+    data: CommentedMap,
+    values: dict[str, set[str]],
+    fail: Callable[[Any, Any, str], PolicyError],
+) -> tuple[Goal, ...]:
+    raw = data.get("goals") or CommentedSeq()
+    if not isinstance(raw, CommentedSeq):
+        raise fail(data, "goals", "'goals' is a list")
+    goals = []
+    for item in raw:
+        if not isinstance(item, CommentedMap):
+            raise fail(data, "goals", "each goal is a mapping with dimension, value, target, by")
+        for key in item:
+            if key not in _GOAL_KEYS:
+                raise fail(item, key, f"unknown goal key {key!r}")
+        missing = sorted(_GOAL_KEYS - set(item))
+        if missing:
+            raise fail(item, None, f"a goal needs {', '.join(missing)}")
+        dimension, value = item["dimension"], item["value"]
+        if dimension not in values:
+            raise fail(item, "dimension", f"unknown dimension {dimension!r}")
+        if value not in values[dimension]:
+            raise fail(item, "value", f"{value!r} is not a value of {dimension}")
+        match = _TARGET.match(str(item["target"]))
+        if match is None:
+            raise fail(item, "target", "a target is like '>= 90%' or '<= 0 repos'")
+        share = match.group(3) == "%"
+        amount = float(match.group(2)) / 100 if share else float(match.group(2))
+        if share and amount > 1:
+            raise fail(item, "target", "a share target is at most 100%")
+        if not isinstance(item["by"], date):
+            raise fail(item, "by", "'by' is a date like 2027-06-30")
+        goals.append(Goal(dimension, value, match.group(1) == ">=", amount, share, item["by"]))
+    return tuple(goals)
 
 
 def _scope(spec: CommentedMap, fail: Callable[[Any, Any, str], PolicyError]) -> Scope:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
+from driftscan.engine.policy import Goal
 from driftscan.models import Finding
 
 NONE_VALUE = "(none)"
@@ -157,3 +158,44 @@ def finding_changes(
         ordered(f for key, f in after.items() if key not in before),
         ordered(f for key, f in before.items() if key not in after),
     )
+
+
+@dataclass(frozen=True)
+class GoalProgress:
+    goal: Goal
+    current: float | None  # share or repositories at the last point; None without data
+    met: bool
+    projected: date | None  # when the straight line through first and last point meets it
+    on_track: bool
+
+
+def goal_progress(goal: Goal, trend_: Trend) -> GoalProgress:
+    """Where a goal stands at the trend's last point, and when the pace since its first point
+    reaches it. A straight line is crude, but it is the figure a platform team is asked for."""
+    series = next(
+        (s for s in trend_.series if (s.dimension, s.value) == (goal.dimension, goal.value)), None
+    )
+    if not trend_.buckets:
+        return GoalProgress(goal, None, False, None, False)
+
+    def amount(point: Point | None) -> float:
+        if point is None:
+            return 0.0
+        return point.share if goal.share else float(point.repos)
+
+    first = amount(series.first if series else None)
+    current = amount(series.last if series else None)
+    met = current >= goal.amount if goal.at_least else current <= goal.amount
+    if met:
+        return GoalProgress(goal, current, True, None, True)
+    start, end = trend_.buckets[0].at, trend_.buckets[-1].at
+    days = (end - start).total_seconds() / 86400
+    per_day = (current - first) / days if days > 0 else 0.0
+    towards = per_day > 0 if goal.at_least else per_day < 0
+    if not towards:
+        return GoalProgress(goal, current, False, None, False)
+    needed = (goal.amount - current) / per_day
+    if needed > 36500:  # a century away at this pace: say "not on track", not a date
+        return GoalProgress(goal, current, False, None, False)
+    projected = (end + timedelta(days=needed)).date()
+    return GoalProgress(goal, current, False, projected, projected <= goal.by)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from driftscan.engine.trend import FindingChanges, Series, Trend
+from driftscan.engine.trend import FindingChanges, GoalProgress, Series, Trend
 from driftscan.models import Finding
 
 TREND_SCHEMA = "driftscan/trend/v1"
@@ -31,6 +31,48 @@ def sparkline(values: Sequence[float]) -> str:
         return (_TICKS[3] if high > 0 else _TICKS[0]) * len(values)
     top = len(_TICKS) - 1
     return "".join(_TICKS[round((v - low) / (high - low) * top)] for v in values)
+
+
+def goal_status(progress: GoalProgress) -> str:
+    if progress.met:
+        return "met"
+    if progress.projected is None:
+        return "behind: not moving towards it"
+    when = progress.projected.isoformat()
+    return f"on track (est. {when})" if progress.on_track else f"behind (est. {when})"
+
+
+def _now(progress: GoalProgress) -> str:
+    if progress.current is None:
+        return "—"
+    return f"{progress.current:.0%}" if progress.goal.share else f"{progress.current:g} repos"
+
+
+def render_goals(console: Console, goals: Sequence[GoalProgress]) -> None:
+    if not goals:
+        return
+    table = Table(title="goals", title_justify="left", title_style="bold")
+    for column in ("goal", "by", "now", "status"):
+        table.add_column(column)
+    for g in goals:
+        style = "green" if g.on_track else "red"
+        table.add_row(
+            g.goal.text, g.goal.by.isoformat(), _now(g), Text(goal_status(g), style=style)
+        )
+    console.print(table)
+
+
+def _goal(progress: GoalProgress) -> dict[str, Any]:
+    return {
+        "goal": progress.goal.text,
+        "dimension": progress.goal.dimension,
+        "value": progress.goal.value,
+        "by": progress.goal.by.isoformat(),
+        "current": progress.current,
+        "met": progress.met,
+        "on_track": progress.on_track,
+        "projected": progress.projected.isoformat() if progress.projected else None,
+    }
 
 
 def _change(series: Series) -> str:
@@ -118,7 +160,9 @@ def _finding(f: Finding) -> dict[str, str]:
     }
 
 
-def render_json(trend: Trend, changes: FindingChanges | None = None) -> str:
+def render_json(
+    trend: Trend, changes: FindingChanges | None = None, goals: Sequence[GoalProgress] = ()
+) -> str:
     document: dict[str, Any] = {
         "schema": TREND_SCHEMA,
         "by": trend.by,
@@ -141,6 +185,8 @@ def render_json(trend: Trend, changes: FindingChanges | None = None) -> str:
             for s in trend.series
         ],
     }
+    if goals:
+        document["goals"] = [_goal(g) for g in goals]
     if changes is not None:
         document["changes"] = {
             "since": changes.since,
@@ -150,7 +196,9 @@ def render_json(trend: Trend, changes: FindingChanges | None = None) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def render_markdown(trend: Trend, changes: FindingChanges | None = None) -> str:
+def render_markdown(
+    trend: Trend, changes: FindingChanges | None = None, goals: Sequence[GoalProgress] = ()
+) -> str:
     if not trend.buckets:
         return "### driftscan trend\n\nNo complete scan in the period.\n"
     first, last = trend.buckets[0], trend.buckets[-1]
@@ -166,6 +214,9 @@ def render_markdown(trend: Trend, changes: FindingChanges | None = None) -> str:
             f"| `{s.dimension}` | `{s.value}` | {spark} | {s.first.repos} | {s.last.repos} "
             f"| {_change(s)} | {s.last.share:.0%} |"
         )
+    if goals:
+        lines += ["", "| goal | by | now | status |", "|---|---|---:|---|"]
+        lines += [f"| {g.goal.text} | {g.goal.by} | {_now(g)} | {goal_status(g)} |" for g in goals]
     if changes is not None:
         for title, found in (("new", changes.new), ("fixed", changes.fixed)):
             lines += ["", f"**{len(found)} {title} since {changes.since}**"]
