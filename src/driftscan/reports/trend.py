@@ -101,7 +101,7 @@ def render_table(
         table.add_column("first", justify="right")
         table.add_column("last", justify="right")
         table.add_column("change", justify="right")
-        table.add_column("share", justify="right")
+        table.add_column("share" if label == "value" else "per repo", justify="right")
         for series in group:
             table.add_row(
                 series.value,
@@ -109,7 +109,7 @@ def render_table(
                 str(series.first.repos),
                 str(series.last.repos),
                 _change(series),
-                f"{series.last.share:.0%}",
+                f"{series.last.share:.0%}" if label == "value" else f"{series.last.share:.2f}",
             )
         console.print(table)
     if changes is not None:
