@@ -206,3 +206,28 @@ def test_unchanged_findings_are_stored_once(store: Store) -> None:
     with store.engine.connect() as conn:
         assert conn.scalar(text("SELECT COUNT(*) FROM finding_set")) == 2
         assert conn.scalar(text("SELECT COUNT(*) FROM finding_item")) == 3
+
+
+def test_the_demo_org_round_trips_on_every_backend(store: Store, compiled) -> None:
+    """Real detection output, not hand-made rows: long signals (a rule's whole regex) must fit
+    PostgreSQL's VARCHAR limits, which SQLite never enforces."""
+    from driftscan.collectors.local import DirSource
+    from driftscan.engine.detect import detect_repo
+    from tests.conftest import DEMO_ORG
+
+    results = [
+        detect_repo(compiled, DirSource(p)) for p in sorted(DEMO_ORG.iterdir()) if p.is_dir()
+    ]
+    assert max(len(e.signal) for r in results for f in r.facts for e in f.evidence) > 512
+    scan_id = store.begin_scan([str(DEMO_ORG)], "d", "0")
+    store.record(scan_id, results, "d")
+    store.finish_scan(scan_id, "complete")
+    loaded = store.load_scan(scan_id)
+    assert [
+        (r.name, r.facts and {(f.dimension, f.value) for f in r.facts}) for r in loaded.repos
+    ] == [
+        (r.name, r.facts and {(f.dimension, f.value) for f in r.facts})
+        for r in sorted(results, key=lambda r: (r.name, r.location))
+    ]
+    signals = [e.signal for r in loaded.repos for f in r.facts for e in f.evidence]
+    assert max(map(len, signals)) == 512 and any(s.endswith("…") for s in signals)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from sqlalchemy import CursorResult, Delete, Engine, create_engine, delete, event, func, select
 from sqlalchemy.engine import make_url
@@ -257,9 +257,23 @@ class Store:
         reuse: dict[str, KnownHead] | None = None,
     ) -> int:
         """Write a batch of repository results in one transaction; returns how many."""
-        reuse = reuse or {}
-        count = 0
         batch = list(results)
+        try:
+            return self._record(scan_id, batch, ruleset_digest, reuse or {})
+        except SQLAlchemyError as exc:
+            names = ", ".join(r.name for r in batch[:3]) + (" …" if len(batch) > 3 else "")
+            raise StoreError(
+                f"cannot store the results of {names} in {safe_url(self.url)}: {_short(exc)}"
+            ) from None
+
+    def _record(
+        self,
+        scan_id: int,
+        batch: list[RepoResult],
+        ruleset_digest: str,
+        reuse: dict[str, KnownHead],
+    ) -> int:
+        count = 0
         with Session(self.engine) as session, session.begin():
             repos = self._repos(session, batch)
             for result in batch:
@@ -276,8 +290,8 @@ class Store:
                     RepoScanRow(
                         scan_id=scan_id,
                         repo_id=repo.id,
-                        head=result.meta.head,
-                        default_branch=result.meta.default_branch,
+                        head=_fit(result.meta.head, 64),
+                        default_branch=_fit(result.meta.default_branch, 255),
                         status=result.status.value,
                         error=result.error,
                         problems=[[p.path, p.reason] for p in result.problems],
@@ -288,8 +302,8 @@ class Store:
                         archived=meta.archived,
                         fork=meta.fork,
                         topics=list(meta.topics),
-                        pushed_at=meta.pushed_at,
-                        visibility=meta.visibility,
+                        pushed_at=_fit(meta.pushed_at, 40),
+                        visibility=_fit(meta.visibility, 16),
                         owners=list(owners),
                     )
                 )
@@ -310,11 +324,13 @@ class Store:
         for result in batch:
             known = rows.get(result.location)
             if known is None:
-                new = RepoRow(name=result.name, location=result.location, first_seen=_utcnow())
+                new = RepoRow(
+                    name=_fit(result.name, 255), location=result.location, first_seen=_utcnow()
+                )
                 session.add(new)
                 rows[result.location] = new
-            elif known.name != result.name:
-                known.name = result.name
+            elif known.name != _fit(result.name, 255):
+                known.name = _fit(result.name, 255)
         session.flush()
         return rows
 
@@ -338,7 +354,7 @@ class Store:
         session.add_all(rows)
         session.flush()  # one multi-row INSERT .. RETURNING gives every fact its id
         session.add_all(
-            EvidenceRow(fact_id=row.id, path=e.path, line=e.line, signal=e.signal)
+            EvidenceRow(fact_id=row.id, path=e.path, line=e.line, signal=_fit(e.signal, 512))
             for row, fact in zip(rows, facts, strict=True)
             for e in fact.evidence
         )
@@ -830,6 +846,18 @@ def _summary(row: ScanRow, repos: tuple[RepoResult, ...] = ()) -> ScanSummary:
         repos=repos,
         note=row.note,
     )
+
+
+@overload
+def _fit(text: str, size: int) -> str: ...
+@overload
+def _fit(text: None, size: int) -> None: ...
+def _fit(text: str | None, size: int) -> str | None:
+    """Text cut to a column's length (PostgreSQL enforces VARCHAR(n), SQLite does not): a
+    long signal such as a rule's whole regex must not fail the scan's write."""
+    if text is None or len(text) <= size:
+        return text
+    return text[: size - 1] + "…"
 
 
 def _deleted(session: Session, statement: Delete) -> int:
