@@ -133,9 +133,9 @@ def test_rules_test_reports_failing_user_cases(tmp_path: Path) -> None:
 
 def test_db_upgrade_and_status(db: str) -> None:
     code, out, _ = run("db", "upgrade", "--db", db)
-    assert code == 0 and "-> 0005" in out
+    assert code == 0 and "-> 0006" in out
     code, out, _ = run("db", "upgrade", "--db", db)
-    assert "already at revision 0005" in out
+    assert "already at revision 0006" in out
     code, out, _ = run("db", "status", "--db", db)
     assert "up to date" in out
 

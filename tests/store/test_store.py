@@ -138,6 +138,9 @@ def test_a_database_of_the_first_schema_upgrades_with_its_history(db_url: str) -
     scan = old.load_scan(1)
     assert scan.repos[0].values("ci.system") == ("jenkins",)
     assert scan.repos[0].owners == () and scan.repos[0].meta.topics == ()
+    scans, values, _ = old.trend_counts(["ci.system"])  # counts backfilled by 0006
+    assert [(s.scan_id, s.seen) for s in scans] == [(1, 1)]
+    assert [(v.value, v.repos) for v in values] == [("jenkins", 1)]
     old.engine.dispose()
 
 

@@ -35,6 +35,7 @@ from driftscan.models import (
     ScanSummary,
     VersionUse,
 )
+from driftscan.store.summary import SEEN, summarise
 from driftscan.store.tables import (
     EvidenceRow,
     FactRow,
@@ -45,6 +46,7 @@ from driftscan.store.tables import (
     InfraFileRow,
     RepoRow,
     RepoScanRow,
+    ScanCountRow,
     ScanRow,
     VersionUseRow,
 )
@@ -547,6 +549,7 @@ class Store:
                 scan.status = status
                 scan.finished_at = _utcnow()
                 scan.note = note
+                summarise(session.connection(), scan_id)
 
     def resumable_scan(self, sources: Sequence[str]) -> tuple[int, set[str]] | None:
         """The newest scan of exactly these sources that stopped early, and the locations it
@@ -578,10 +581,13 @@ class Store:
         try:
             with Session(self.engine) as session:
                 query = (
-                    select(ScanRow.id, ScanRow.started_at, func.count(RepoScanRow.id))
-                    .join(RepoScanRow, RepoScanRow.scan_id == ScanRow.id)
-                    .where(ScanRow.status.in_(statuses), RepoScanRow.status != "error")
-                    .group_by(ScanRow.id, ScanRow.started_at)
+                    select(ScanRow.id, ScanRow.started_at, ScanCountRow.repos)
+                    .join(ScanCountRow, ScanCountRow.scan_id == ScanRow.id)
+                    .where(
+                        ScanRow.status.in_(statuses),
+                        ScanCountRow.dimension == SEEN,
+                        ScanCountRow.value == SEEN,
+                    )
                 )
                 if since is not None:
                     query = query.where(ScanRow.started_at >= since)
@@ -605,25 +611,15 @@ class Store:
                 values: list[ValueCount] = []
                 covered: list[ValueCount] = []
                 for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    joined = (
-                        select(RepoScanRow.scan_id, FactRow.dimension)
-                        .join(FactRow, FactRow.factset_id == RepoScanRow.factset_id)
-                        .where(RepoScanRow.scan_id.in_(chunk))
+                    query = select(ScanCountRow).where(
+                        ScanCountRow.scan_id.in_(ids[start : start + 500]),
+                        ScanCountRow.dimension != SEEN,
                     )
                     if dimensions:
-                        joined = joined.where(FactRow.dimension.in_(dimensions))
-                    repos = func.count(RepoScanRow.repo_id.distinct())
-                    by_value = joined.add_columns(FactRow.value, repos).group_by(
-                        RepoScanRow.scan_id, FactRow.dimension, FactRow.value
-                    )
-                    values += [ValueCount(*row) for row in session.execute(by_value)]
-                    by_dimension = joined.add_columns(repos).group_by(
-                        RepoScanRow.scan_id, FactRow.dimension
-                    )
-                    covered += [
-                        ValueCount(i, d, "", n) for i, d, n in session.execute(by_dimension)
-                    ]
+                        query = query.where(ScanCountRow.dimension.in_(dimensions))
+                    for row in session.scalars(query):
+                        count = ValueCount(row.scan_id, row.dimension, row.value, row.repos)
+                        (values if row.value else covered).append(count)
                 return scans, values, covered
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None

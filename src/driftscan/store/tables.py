@@ -168,3 +168,19 @@ class FindingItemRow(Base):
     message: Mapped[str] = mapped_column(Text)
     fingerprint: Mapped[str] = mapped_column(String(32))
     waiver: Mapped[str | None] = mapped_column(Text)
+
+
+class ScanCountRow(Base):
+    """Per scan: repositories per (dimension, value), written when the scan finishes, so
+    trends read a few hundred rows per scan instead of joining every repository's facts.
+    `value` "" is the repositories with any value of the dimension; the row ("*", "*") is
+    the repositories the scan read successfully."""
+
+    __tablename__ = "scan_count"
+
+    scan_id: Mapped[int] = mapped_column(
+        ForeignKey("scan.id", ondelete="CASCADE"), primary_key=True
+    )
+    dimension: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128), primary_key=True)
+    repos: Mapped[int] = mapped_column(Integer)
