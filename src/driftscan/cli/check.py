@@ -23,7 +23,8 @@ from driftscan.cli.common import (
     parse_size,
     policy_option,
     rules_option,
-    stdout_console,
+    write_table,
+    write_text,
 )
 from driftscan.reports import check as check_report
 
@@ -119,8 +120,7 @@ def check(
     result = run.result
     remediation = {r.dimension: r.remediation.strip() for r in ruleset.rules}
     if fmt == "table":
-        check_report.render_table(stdout_console(), result, fail_on)
-        text = None
+        write_table(output, lambda console: check_report.render_table(console, result, fail_on))
     else:
         text = {
             "sarif": lambda: check_report.render_sarif(result, remediation),
@@ -130,11 +130,7 @@ def check(
             "json": lambda: check_report.render_json(result, fail_on, run.base_ref),
             "junit": lambda: check_report.render_junit(result, fail_on),
         }[fmt]()
-    if text is not None:
-        if output is None:
-            click.echo(text, nl=False)
-        else:
-            output.write_text(text, encoding="utf-8")
+        write_text(output, text)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary_file:
         with Path(summary_file).open("a", encoding="utf-8") as handle:
@@ -162,7 +158,4 @@ def export(
         json.dumps(export_baseline(store.load_scan(scan_id), get_ruleset(rules_dirs)), indent=2)
         + "\n"
     )
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
+    write_text(output, text)

@@ -109,6 +109,23 @@ def stdout_console() -> Console:
     return Console(soft_wrap=False, width=_width(sys.stdout.isatty()))
 
 
+def write_table(output: Path | None, render: Callable[[Console], None]) -> None:
+    """A rich rendering to the terminal, or to `output` as plain 120-column text."""
+    if output is None:
+        render(stdout_console())
+        return
+    with output.open("w", encoding="utf-8") as handle:
+        render(Console(file=handle, width=120, no_color=True))
+
+
+def write_text(output: Path | None, text: str) -> None:
+    """A rendered report to standard output or to `output`."""
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
 def stderr_console() -> Console:
     return Console(stderr=True, width=_width(sys.stderr.isatty()))
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
-from rich.console import Console
-
-from driftscan.cli.common import stdout_console
+from driftscan.cli.common import write_table, write_text
 from driftscan.engine.analyse import divergence
 from driftscan.engine.rules import Ruleset
 from driftscan.models import ScanSummary
@@ -20,20 +17,8 @@ FORMATS = ("table", "json", "markdown")
 def emit(scan: ScanSummary, ruleset: Ruleset, fmt: str, output: Path | None) -> None:
     divergences = divergence(ruleset.rules, scan.repos)
     if fmt == "table":
-        if output is None:
-            console_report.render(stdout_console(), scan, divergences)
-        else:
-            with output.open("w", encoding="utf-8") as handle:
-                console_report.render(
-                    Console(file=handle, width=120, no_color=True), scan, divergences
-                )
-        return
-    text = (
-        json_report.render(scan, divergences)
-        if fmt == "json"
-        else markdown.render(scan, divergences)
-    )
-    if output is None:
-        click.echo(text, nl=False)
+        write_table(output, lambda console: console_report.render(console, scan, divergences))
+    elif fmt == "json":
+        write_text(output, json_report.render(scan, divergences))
     else:
-        output.write_text(text, encoding="utf-8")
+        write_text(output, markdown.render(scan, divergences))

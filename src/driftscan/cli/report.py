@@ -15,7 +15,8 @@ from driftscan.cli.common import (
     output_option,
     policy_option,
     rules_option,
-    stdout_console,
+    write_table,
+    write_text,
 )
 from driftscan.cli.output import FORMATS, emit
 from driftscan.effort_runner import build_effort_report
@@ -91,23 +92,11 @@ def effort(
     policy = get_policy(policy_file, ruleset)
     data = build_effort_report(store, store.load_scan(scan_id), ruleset, policy)
     if fmt == "table":
-        console = stdout_console()
-        if output is not None:
-            from rich.console import Console
-
-            with output.open("w", encoding="utf-8") as handle:
-                effort_report.render_table(
-                    Console(file=handle, width=120, no_color=True), data, top
-                )
-            return
-        effort_report.render_table(console, data, top)
+        write_table(output, lambda console: effort_report.render_table(console, data, top))
         return
     text = {
         "markdown": lambda: effort_report.render_markdown(data, top),
         "json": lambda: effort_report.render_json(data),
         "csv": lambda: effort_report.render_csv(data),
     }[fmt]()
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
+    write_text(output, text)

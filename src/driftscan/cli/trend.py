@@ -18,7 +18,8 @@ from driftscan.cli.common import (
     output_option,
     policy_option,
     rules_option,
-    stdout_console,
+    write_table,
+    write_text,
 )
 from driftscan.engine.trend import (
     BUCKETS,
@@ -118,23 +119,15 @@ def trend_command(
     ]
     label = "finding kind" if findings else "value"
     if fmt == "table":
-        if output is None:
-            console = stdout_console()
+
+        def render(console: Console) -> None:
             trend_report.render_table(console, result, changes, label)
             trend_report.render_goals(console, goals)
-        else:
-            with output.open("w", encoding="utf-8") as handle:
-                console = Console(file=handle, width=120, no_color=True)
-                trend_report.render_table(console, result, changes, label)
-                trend_report.render_goals(console, goals)
-        return
-    if fmt == "csv":
-        text = trend_report.render_csv(result)
+
+        write_table(output, render)
+    elif fmt == "csv":
+        write_text(output, trend_report.render_csv(result))
     elif fmt == "json":
-        text = trend_report.render_json(result, changes, goals)
+        write_text(output, trend_report.render_json(result, changes, goals))
     else:
-        text = trend_report.render_markdown(result, changes, goals)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
+        write_text(output, trend_report.render_markdown(result, changes, goals))
