@@ -189,12 +189,18 @@ def parse_setup_py(text: str) -> list[Dependency]:
     return _deps("pypi", text, names)
 
 
-def parse_package_json(text: str) -> list[Dependency]:
+def _json_object(text: str) -> dict[str, Any] | None:
+    """A manifest's top-level JSON object; None when the file is not one (broken or other)."""
     try:
         data = json.loads(text)
     except ValueError:
-        return []
-    if not isinstance(data, dict):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def parse_package_json(text: str) -> list[Dependency]:
+    data = _json_object(text)
+    if data is None:
         return []
     names: list[str] = []
     for key in ("dependencies", "devDependencies", "peerDependencies", "optionalDependencies"):
@@ -295,11 +301,8 @@ def parse_cargo(text: str) -> list[Dependency]:
 
 
 def parse_composer(text: str) -> list[Dependency]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return []
-    if not isinstance(data, dict):
+    data = _json_object(text)
+    if data is None:
         return []
     names: list[str] = []
     for key in ("require", "require-dev"):
