@@ -234,3 +234,92 @@ def test_the_demo_org_round_trips_on_every_backend(store: Store, compiled) -> No
     ]
     signals = [e.signal for r in loaded.repos for f in r.facts for e in f.evidence]
     assert max(map(len, signals)) == 512 and any(s.endswith("…") for s in signals)
+
+
+def test_an_unchanged_rescan_shares_every_repository_state(store: Store) -> None:
+    batch = [result("api", "a" * 40, "github-actions"), result("web", "b" * 40, "jenkins")]
+    for _ in range(3):
+        scan_id = store.begin_scan(["/org"], "d", "0")
+        store.record(scan_id, batch, "d")
+        store.finish_scan(scan_id, "complete")
+    changed = store.begin_scan(["/org"], "d", "0")
+    store.record(changed, [batch[0], result("web", "c" * 40, "jenkins")], "d")
+    store.finish_scan(changed, "complete")
+    with store.engine.connect() as conn:
+        assert conn.scalar(text("SELECT COUNT(*) FROM repo_state")) == 3  # api, web@b, web@c
+        assert conn.scalar(text("SELECT COUNT(*) FROM repo_scan")) == 8
+    assert [r.meta.head for r in store.load_scan(changed).repos] == ["a" * 40, "c" * 40]
+    assert store.known_heads("d")["/org/web"].head == "c" * 40
+
+
+def test_repo_scan_rows_of_a_0006_database_move_into_shared_states(db_url: str) -> None:
+    old = Store(db_url)
+    old.upgrade("0006")
+    with old.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO repo (id, name, location, first_seen)"
+                " VALUES (1, 'api', '/org/api', '2026-01-05 10:00:00')"
+            )
+        )
+        conn.execute(text("INSERT INTO factset (id, digest, fact_count) VALUES (1, 'x', 1)"))
+        conn.execute(
+            text(
+                "INSERT INTO fact (id, factset_id, category, dimension, value)"
+                " VALUES (1, 1, 'ci', 'ci.system', 'jenkins')"
+            )
+        )
+        conn.execute(text("INSERT INTO finding_set (id, digest, finding_count) VALUES (1, 'f', 1)"))
+        for scan in (1, 2, 3):
+            conn.execute(
+                text(
+                    "INSERT INTO scan (id, started_at, status, ruleset_digest, tool_version,"
+                    f" sources, repo_count) VALUES ({scan}, '2026-0{scan}-05 10:00:00',"
+                    " 'complete', 'd0', '0.0.1', '[]', 1)"
+                )
+            )
+            head = "abc" if scan < 3 else "def"
+            conn.execute(
+                text(
+                    "INSERT INTO repo_scan (scan_id, repo_id, head, default_branch, status,"
+                    " problems, factset_id, reused, complete, ruleset_digest, topics, owners,"
+                    f" finding_set_id) VALUES ({scan}, 1, '{head}', 'main', 'ok',"
+                    """ '[["big.yml", "too big"]]', 1, """
+                    f"{'true' if scan == 2 else 'false'}, true, 'd0', '[\"web\"]',"
+                    """ '["@org/platform"]', 1)"""
+                )
+            )
+    old.upgrade()
+    with old.engine.connect() as conn:
+        assert conn.scalar(text("SELECT COUNT(*) FROM repo_state")) == 2  # abc, def
+    scans = [old.load_scan(i) for i in (1, 2, 3)]
+    assert [s.repos[0].meta.head for s in scans] == ["abc", "abc", "def"]
+    assert [s.repos[0].reused for s in scans] == [False, True, False]
+    first = scans[0].repos[0]
+    assert first.values("ci.system") == ("jenkins",)
+    assert (first.meta.topics, first.owners) == (("web",), ("@org/platform",))
+    assert first.problems[0].path == "big.yml"
+    assert old.known_heads("d0")["/org/api"].head == "def"
+    assert old.findings(1) == []  # finding_set 1 holds no items, but the link survived
+    with old.engine.connect() as conn:
+        assert conn.scalar(text("SELECT COUNT(*) FROM repo_scan WHERE finding_set_id = 1")) == 3
+    _downgrade(old, "0006")  # and back: the wide rows return, one per scan
+    with old.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT scan_id, head, reused, finding_set_id FROM repo_scan ORDER BY scan_id")
+        ).all()
+    assert [(r[0], r[1], bool(r[2]), r[3]) for r in rows] == [
+        (1, "abc", False, 1),
+        (2, "abc", True, 1),
+        (3, "def", False, 1),
+    ]
+    old.engine.dispose()
+
+
+def _downgrade(store: Store, revision: str) -> None:
+    from alembic import command
+
+    cfg = store._alembic_config()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)

@@ -84,7 +84,8 @@ def prune(keep: str, dry_run: bool, db_url: str | None) -> None:
     verb = "would delete" if dry_run else "deleted"
     click.echo(
         f"{verb} {result.scans_deleted} scan(s), kept {result.scans_kept}; "
-        f"unreferenced: {result.factsets} fact set(s), {result.finding_sets} finding set(s), "
+        f"unreferenced: {result.factsets} fact set(s), {result.states} repository state(s), "
+        f"{result.finding_sets} finding set(s), "
         f"{result.infra_texts} infra text(s), {result.repos} repositor(ies)"
     )
 

@@ -46,6 +46,7 @@ from driftscan.store.tables import (
     InfraFileRow,
     RepoRow,
     RepoScanRow,
+    RepoStateRow,
     ScanCountRow,
     ScanRow,
     VersionUseRow,
@@ -119,11 +120,37 @@ def finding_set_digest(findings: Iterable[Finding]) -> str:
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
+STATE_FIELDS = (
+    "head",
+    "default_branch",
+    "status",
+    "error",
+    "problems",
+    "factset_id",
+    "complete",
+    "ruleset_digest",
+    "archived",
+    "fork",
+    "topics",
+    "pushed_at",
+    "visibility",
+    "owners",
+)
+
+
+def repo_state_digest(state: dict[str, Any]) -> str:
+    """Content address of what one scan learned about one repository (migration 0007 computes
+    the same)."""
+    canonical = json.dumps([state[f] for f in STATE_FIELDS], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class PruneResult:
     scans_deleted: int
     scans_kept: int
     factsets: int  # fact sets no remaining scan refers to, deleted with their facts
+    states: int  # repository states no remaining scan refers to
     finding_sets: int
     infra_texts: int
     repos: int  # repositories no remaining scan saw
@@ -230,23 +257,23 @@ class Store:
         stmt = (
             select(
                 RepoRow.location,
-                RepoScanRow.head,
-                RepoScanRow.factset_id,
-                RepoScanRow.owners,
-                RepoScanRow.id,
+                RepoStateRow.head,
+                RepoStateRow.factset_id,
+                RepoStateRow.owners,
             )
             .join(RepoScanRow, RepoScanRow.repo_id == RepoRow.id)
+            .join(RepoStateRow, RepoStateRow.id == RepoScanRow.state_id)
             .where(
-                RepoScanRow.ruleset_digest == ruleset_digest,
-                RepoScanRow.status.in_(("ok", "empty")),
-                RepoScanRow.complete.is_(True),
-                RepoScanRow.head.is_not(None),
+                RepoStateRow.ruleset_digest == ruleset_digest,
+                RepoStateRow.status.in_(("ok", "empty")),
+                RepoStateRow.complete.is_(True),
+                RepoStateRow.head.is_not(None),
             )
-            .order_by(RepoScanRow.id)
+            .order_by(RepoScanRow.scan_id)
         )
         known: dict[str, KnownHead] = {}
         with Session(self.engine) as session:
-            for location, head, factset_id, owners, _id in session.execute(stmt):
+            for location, head, factset_id, owners in session.execute(stmt):
                 if head is not None:
                     known[location] = KnownHead(head, factset_id, tuple(owners or ()))
         return known
@@ -275,11 +302,10 @@ class Store:
         ruleset_digest: str,
         reuse: dict[str, KnownHead],
     ) -> int:
-        count = 0
         with Session(self.engine) as session, session.begin():
             repos = self._repos(session, batch)
+            states: list[dict[str, Any]] = []
             for result in batch:
-                repo = repos[result.location]
                 factset_id: int | None
                 owners = result.owners
                 if result.reused and result.location in reuse:
@@ -287,29 +313,18 @@ class Store:
                     owners = reuse[result.location].owners
                 else:
                     factset_id = self._factset(session, result)
-                meta = result.meta
-                session.add(
-                    RepoScanRow(
-                        scan_id=scan_id,
-                        repo_id=repo.id,
-                        head=_fit(result.meta.head, 64),
-                        default_branch=_fit(result.meta.default_branch, 255),
-                        status=result.status.value,
-                        error=result.error,
-                        problems=[[p.path, p.reason] for p in result.problems],
-                        factset_id=factset_id,
-                        reused=result.reused,
-                        complete=result.complete,
-                        ruleset_digest=ruleset_digest,
-                        archived=meta.archived,
-                        fork=meta.fork,
-                        topics=list(meta.topics),
-                        pushed_at=_fit(meta.pushed_at, 40),
-                        visibility=_fit(meta.visibility, 16),
-                        owners=list(owners),
-                    )
+                states.append(_state(result, factset_id, owners, ruleset_digest))
+            state_ids = self._states(session, states)
+            session.add_all(
+                RepoScanRow(
+                    scan_id=scan_id,
+                    repo_id=repos[result.location].id,
+                    state_id=state_id,
+                    reused=result.reused,
                 )
-                count += 1
+                for result, state_id in zip(batch, state_ids, strict=True)
+            )
+            count = len(batch)
             scan = session.get(ScanRow, scan_id)
             if scan is not None:
                 scan.repo_count += count
@@ -335,6 +350,30 @@ class Store:
                 known.name = _fit(result.name, 255)
         session.flush()
         return rows
+
+    @staticmethod
+    def _states(session: Session, states: Sequence[dict[str, Any]]) -> list[int]:
+        """The id of each state, stored where new (one lookup query per 500 digests)."""
+        digests = [repo_state_digest(state) for state in states]
+        known: dict[str, int] = {}
+        unique = sorted(set(digests))
+        for start in range(0, len(unique), 500):
+            found = session.execute(
+                select(RepoStateRow.digest, RepoStateRow.id).where(
+                    RepoStateRow.digest.in_(unique[start : start + 500])
+                )
+            )
+            known.update((digest, state_id) for digest, state_id in found)
+        new = {
+            digest: RepoStateRow(digest=digest, **state)
+            for digest, state in zip(digests, states, strict=True)
+            if digest not in known
+        }
+        if new:
+            session.add_all(new.values())
+            session.flush()
+            known.update((digest, row.id) for digest, row in new.items())
+        return [known[digest] for digest in digests]
 
     def _factset(self, session: Session, result: RepoResult) -> int | None:
         facts = result.facts
@@ -410,9 +449,10 @@ class Store:
         locations = {r.location for r in scan.repos}
         with Session(self.engine) as session:
             rows = session.execute(
-                select(RepoRow.location, RepoScanRow.factset_id)
+                select(RepoRow.location, RepoStateRow.factset_id)
                 .join(RepoScanRow, RepoScanRow.repo_id == RepoRow.id)
-                .where(RepoScanRow.scan_id == scan.id, RepoScanRow.factset_id.is_not(None))
+                .join(RepoStateRow, RepoStateRow.id == RepoScanRow.state_id)
+                .where(RepoScanRow.scan_id == scan.id, RepoStateRow.factset_id.is_not(None))
             ).all()
             by_set: dict[int, list[str]] = {}
             for location, factset_id in rows:
@@ -695,7 +735,11 @@ class Store:
             doomed = [i for i in doomed if i != newest_complete]
             for start in range(0, len(doomed), 500):
                 session.execute(delete(ScanRow).where(ScanRow.id.in_(doomed[start : start + 500])))
-            live_sets = select(RepoScanRow.factset_id).where(RepoScanRow.factset_id.is_not(None))
+            states = _deleted(
+                session,
+                delete(RepoStateRow).where(RepoStateRow.id.not_in(select(RepoScanRow.state_id))),
+            )
+            live_sets = select(RepoStateRow.factset_id).where(RepoStateRow.factset_id.is_not(None))
             live_findings = select(RepoScanRow.finding_set_id).where(
                 RepoScanRow.finding_set_id.is_not(None)
             )
@@ -713,7 +757,13 @@ class Store:
                 session, delete(RepoRow).where(RepoRow.id.not_in(select(RepoScanRow.repo_id)))
             )
             result = PruneResult(
-                len(doomed), len(scans) - len(doomed), factsets, finding_sets, contents, repos
+                len(doomed),
+                len(scans) - len(doomed),
+                factsets,
+                states,
+                finding_sets,
+                contents,
+                repos,
             )
             if dry_run:
                 session.rollback()
@@ -770,12 +820,13 @@ class Store:
             if scan is None:
                 raise StoreError(f"no scan with id {wanted}")
             rows = session.execute(
-                select(RepoScanRow, RepoRow)
+                select(RepoScanRow, RepoStateRow, RepoRow)
+                .join(RepoStateRow, RepoStateRow.id == RepoScanRow.state_id)
                 .join(RepoRow, RepoRow.id == RepoScanRow.repo_id)
                 .where(RepoScanRow.scan_id == wanted)
                 .order_by(RepoRow.name, RepoRow.location)
             ).all()
-            factsets = {rs.factset_id for rs, _ in rows if rs.factset_id is not None}
+            factsets = {rs.factset_id for _, rs, _ in rows if rs.factset_id is not None}
             facts = _facts_by_set(session, factsets)
             repos = tuple(
                 RepoResult(
@@ -794,13 +845,36 @@ class Store:
                     facts=facts.get(rs.factset_id, ()) if rs.factset_id is not None else (),
                     problems=tuple(Problem(p[0], p[1]) for p in rs.problems or ()),
                     error=rs.error,
-                    reused=rs.reused,
+                    reused=scanned.reused,
                     complete=rs.complete,
                     owners=tuple(rs.owners or ()),
                 )
-                for rs, repo in rows
+                for scanned, rs, repo in rows
             )
             return _summary(scan, repos)
+
+
+def _state(
+    result: RepoResult, factset_id: int | None, owners: Sequence[str], ruleset_digest: str
+) -> dict[str, Any]:
+    """The repo_state columns of one result (every key of STATE_FIELDS)."""
+    meta = result.meta
+    return {
+        "head": _fit(meta.head, 64),
+        "default_branch": _fit(meta.default_branch, 255),
+        "status": result.status.value,
+        "error": result.error,
+        "problems": [[p.path, p.reason] for p in result.problems],
+        "factset_id": factset_id,
+        "complete": result.complete,
+        "ruleset_digest": ruleset_digest,
+        "archived": meta.archived,
+        "fork": meta.fork,
+        "topics": list(meta.topics),
+        "pushed_at": _fit(meta.pushed_at, 40),
+        "visibility": _fit(meta.visibility, 16),
+        "owners": list(owners),
+    }
 
 
 def _facts_by_set(session: Session, factset_ids: set[int]) -> dict[int, tuple[Fact, ...]]:

@@ -1,8 +1,9 @@
 """The schema, as SQLAlchemy 2 typed ORM classes. Alembic migrations own the real tables;
 tests check that the migrated schema and these classes agree.
 
-Facts are content-addressed: a `factset` is the set of facts of one repository state, shared
-by every `repo_scan` that saw the same content, so history grows with change, not scan count.
+Content-addressed throughout: a `factset` (facts of one repository content), a `repo_state`
+(what a scan learned about a repository) and a `finding_set` are each stored once and shared by
+every `repo_scan` that saw the same, so history grows with change, not scan count.
 """
 
 from __future__ import annotations
@@ -10,7 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -75,23 +85,20 @@ class EvidenceRow(Base):
     signal: Mapped[str] = mapped_column(String(512))
 
 
-class RepoScanRow(Base):
-    __tablename__ = "repo_scan"
-    __table_args__ = (
-        UniqueConstraint("scan_id", "repo_id", name="uq_repo_scan_scan_repo"),
-        Index("ix_repo_scan_repo_head", "repo_id", "head"),
-    )
+class RepoStateRow(Base):
+    """What one scan learned about one repository, apart from which scan it was: stored once
+    per distinct content, so an unchanged rescan adds only (scan, repo, state) rows."""
+
+    __tablename__ = "repo_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scan_id: Mapped[int] = mapped_column(ForeignKey("scan.id", ondelete="CASCADE"))
-    repo_id: Mapped[int] = mapped_column(ForeignKey("repo.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
     head: Mapped[str | None] = mapped_column(String(64))
     default_branch: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))  # ok | empty | error
     error: Mapped[str | None] = mapped_column(Text)
     problems: Mapped[list[Any]] = mapped_column(JSON)
     factset_id: Mapped[int | None] = mapped_column(ForeignKey("factset.id"))
-    reused: Mapped[bool]
     complete: Mapped[bool]
     ruleset_digest: Mapped[str] = mapped_column(String(64))
     archived: Mapped[bool | None]
@@ -100,6 +107,23 @@ class RepoScanRow(Base):
     pushed_at: Mapped[str | None] = mapped_column(String(40))
     visibility: Mapped[str | None] = mapped_column(String(16))
     owners: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class RepoScanRow(Base):
+    """One repository in one scan. Kept to four integers and a flag (a SQLite WITHOUT ROWID
+    table: the primary key is the row) because there is one per repository per scan."""
+
+    __tablename__ = "repo_scan"
+    __table_args__ = (
+        PrimaryKeyConstraint("scan_id", "repo_id", name="pk_repo_scan"),
+        {"sqlite_with_rowid": False},
+    )
+
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scan.id", ondelete="CASCADE"))
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repo.id", ondelete="CASCADE"))
+    state_id: Mapped[int] = mapped_column(ForeignKey("repo_state.id"))
+    reused: Mapped[bool]  # facts taken from an earlier scan of the same head and ruleset
+    # Not part of the state: a report with another policy recomputes a scan's findings.
     finding_set_id: Mapped[int | None] = mapped_column(
         ForeignKey("finding_set.id", name="fk_repo_scan_finding_set")
     )
