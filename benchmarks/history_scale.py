@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from driftscan.engine.analyse import divergence
 from driftscan.engine.policy import evaluate
 from driftscan.engine.rules import Rule, load_ruleset
-from driftscan.engine.trend import trend
+from driftscan.engine.trend import choose_repos, trend
 from driftscan.models import Evidence, Fact, RepoMeta, RepoResult, RepoStatus, VersionUse
 from driftscan.store.queries import Store
 
@@ -153,6 +153,18 @@ def main() -> None:
             scans, values, covered = store.trend_counts(dims)
             trend(scans, values, "month", covered)
             timings[label] = time.perf_counter() - t
+        t = time.perf_counter()
+        newest = max(s.scan_id for s in store.trend_scans())
+        team = choose_repos(store.repo_owners(newest), globs=["svc-00[0-4]*"])  # 500 repos
+        scans, values, covered = store.trend_counts([], repo_ids=team.repo_ids)
+        trend(scans, values, "month", covered, scope=team.scope)
+        timings[f"trend all dimensions, {len(team.repo_ids)} repos (a team)"] = (
+            time.perf_counter() - t
+        )
+        t = time.perf_counter()
+        scans = store.trend_scans()
+        trend(scans, store.finding_counts([s.scan_id for s in scans]), "month")
+        timings["trend --findings"] = time.perf_counter() - t
         store.engine.dispose()
         print(
             f"\n{args.scans + 1} scans of {args.repos} repos, {args.change:.0%} changing per scan"

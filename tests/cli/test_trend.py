@@ -150,3 +150,55 @@ def test_goals_from_the_policy(history: str, tmp_path: Path) -> None:
     policy.write_text("version: 1\ngoals: [{dimension: ci.system}]\n")
     code, out = cli(*args)
     assert code == 2 and "a goal needs" in out
+
+
+def test_a_team_and_a_repository_have_their_own_trends(history: str) -> None:
+    def doc(*args: str) -> dict:
+        code, out = cli("trend", "-d", "ci.system", "--format", "json", "--db", history, *args)
+        assert code == 0, out
+        return json.loads(out)
+
+    legacy = doc("--repo", "legacy-*")
+    assert legacy["scope"] == "repos legacy-* (1 repository)"
+    assert [b["seen"] for b in legacy["buckets"]] == [1, 1, 1]
+    assert series(legacy, "travis") == [1, 0, 0]
+    assert series(legacy, "github-actions") == [0, 1, 1]
+    web = doc("--team", "ACME/web")  # `@` and case do not matter
+    assert web["scope"] == "team ACME/web (1 repository)"
+    assert [(s["value"], s["repos"]) for s in web["series"]] == [("circleci", [1, 1, 1])]
+    code, out = cli("trend", "--team", "@acme/web", "--repo", "legacy-*", "--db", history)
+    assert code == 2 and "matches team @acme/web; repos legacy-*" in out  # both must hold
+
+
+def test_the_whole_org_as_a_subset_matches_the_stored_counts(history: str) -> None:
+    """The per-scan counts written at scan end and the subset path agree."""
+    args = ("trend", "--format", "json", "--db", history)
+    whole = json.loads(cli(*args)[1])
+    subset = json.loads(cli(*args, "--repo", "*")[1])
+    assert subset["buckets"] == whole["buckets"]
+    assert subset["series"] == whole["series"]
+    findings = json.loads(cli(*args, "--findings")[1])
+    subset_findings = json.loads(cli(*args, "--findings", "--repo", "*")[1])
+    assert subset_findings["series"] == findings["series"]
+    assert subset_findings["changes"] == findings["changes"]
+
+
+def test_a_team_s_findings_and_an_unknown_team(history: str) -> None:
+    code, out = cli(
+        "trend", "--findings", "--team", "@acme/web", "--format", "json", "--db", history
+    )
+    assert code == 0, out
+    doc = json.loads(out)
+    assert all(sum(s["repos"]) == 0 for s in doc["series"] if s["value"] == "forbidden")
+    assert doc["changes"]["fixed"] == []  # legacy-billing's fix is not the web team's
+    code, out = cli("trend", "--team", "@acme/nobody", "--db", history)
+    assert code == 2 and "no repository of scan #3 matches team @acme/nobody" in out
+    assert "@acme/web (1)" in out
+    policy = Path(history.removeprefix("sqlite:///")).parent / "owners.yaml"
+    policy.write_text("version: 1\nowners:\n  'legacy-*': '@acme/ledger'\n")
+    args = ("trend", "--team", "@acme/ledger", "--format", "json", "--db", history)
+    code, out = cli(*args, "--policy", str(policy))  # no CODEOWNERS: the owners map decides
+    assert code == 0 and json.loads(out)["scope"] == "team @acme/ledger (1 repository)"
+    policy.write_text("version: 1\nowners:\n  'web-*': '@acme/ledger'\n")
+    code, out = cli(*args, "--policy", str(policy))  # web-admin's CODEOWNERS win over the map
+    assert code == 2 and "matches team @acme/ledger" in out

@@ -126,3 +126,28 @@ def test_goal_progress_met_on_track_behind_and_stalled() -> None:
     assert (away.met, away.projected, away.on_track) == (False, None, False)
     empty = goal_progress(goal(">= 90%"), trend([], [], "scan"))
     assert empty.current is None and not empty.on_track
+
+
+def test_choose_repos_by_team_and_name() -> None:
+    from driftscan.engine.trend import RepoOwners, choose_repos, known_teams
+
+    repos = [
+        RepoOwners(1, "acme/payments-api", "/o/payments-api", ("@acme/Payments",)),
+        RepoOwners(2, "acme/payments-worker", "/o/payments-worker", ()),
+        RepoOwners(3, "acme/web", "/o/web", ("@acme/web", "@acme/payments")),
+        RepoOwners(4, "acme/docs", "/o/docs", ()),
+    ]
+    owner_map = [("payments-*", "@acme/payments"), ("docs", "@acme/writers")]
+    payments = choose_repos(repos, ["acme/PAYMENTS"], owner_map=owner_map)
+    assert payments.repo_ids == {1, 2, 3}
+    assert payments.scope == "team acme/PAYMENTS (3 repositories)"
+    assert choose_repos(repos, ["@acme/payments"]).repo_ids == {1, 3}  # no owners map
+    named = choose_repos(repos, ["@acme/payments"], ["payments-*"], owner_map)
+    assert (named.repo_ids, named.locations) == ({1, 2}, {"/o/payments-api", "/o/payments-worker"})
+    assert choose_repos(repos, globs=["acme/docs"]).scope == "repos acme/docs (1 repository)"
+    assert choose_repos(repos, ["@acme/nobody"]).repo_ids == frozenset()
+    assert known_teams(repos, owner_map) == [
+        ("@acme/Payments", 3),
+        ("@acme/web", 1),
+        ("@acme/writers", 1),
+    ]

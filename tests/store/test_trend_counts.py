@@ -67,3 +67,35 @@ def test_counts_per_scan_value_and_dimension(store: Store) -> None:
     assert [s.scan_id for s in since] == ids[1:]
     other, values, _ = store.trend_counts(["monitoring.stack"])
     assert len(other) == 3 and values == []
+
+
+def test_counts_of_chosen_repositories(store: Store) -> None:
+    ids = record_history(store)
+    owners = {r.name: r.repo_id for r in store.repo_owners(ids[-1])}
+    assert set(owners) == {"api", "web", "ops", "docs", "broken"}
+    scans, values, covered = store.trend_counts(
+        ["ci.system"], repo_ids={owners["web"], owners["ops"], owners["broken"]}
+    )
+    assert [s.seen for s in scans] == [2, 2, 2]  # broken is chosen but never read
+    got = {(v.scan_id, v.value): v.repos for v in values}
+    assert got == {
+        (ids[0], "jenkins"): 2,
+        (ids[0], "github-actions"): 1,
+        (ids[1], "jenkins"): 1,
+        (ids[1], "github-actions"): 1,
+        (ids[2], "github-actions"): 2,
+    }
+    assert {(c.scan_id, c.repos) for c in covered} == {(i, 2) for i in ids}
+    everyone = store.trend_counts(repo_ids=set(owners.values()))
+    assert everyone == store.trend_counts()  # the subset path and the stored counts agree
+
+
+def test_repo_chunks_add_up(store: Store) -> None:
+    """More chosen repositories than one IN list holds: chunks partition each scan's rows."""
+    scan_id = store.begin_scan(["/org"], "d", "0")
+    store.record(scan_id, [result(f"r{i:04d}", f"{i:040d}", "jenkins") for i in range(1203)], "d")
+    store.finish_scan(scan_id, "complete")
+    repo_ids = {r.repo_id for r in store.repo_owners(scan_id)}
+    scans, values, _ = store.trend_counts(["ci.system"], repo_ids=repo_ids)
+    assert [s.seen for s in scans] == [1203]
+    assert [(v.value, v.repos) for v in values] == [("jenkins", 1203)]

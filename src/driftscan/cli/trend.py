@@ -21,14 +21,19 @@ from driftscan.cli.common import (
     write_table,
     write_text,
 )
+from driftscan.engine.policy import Policy
 from driftscan.engine.trend import (
     BUCKETS,
     FindingChanges,
+    RepoChoice,
+    choose_repos,
     finding_changes,
     goal_progress,
+    known_teams,
     trend,
 )
 from driftscan.reports import trend as trend_report
+from driftscan.store.queries import Store
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -61,6 +66,21 @@ FORMATS = ("table", "csv", "json", "markdown")
     help="Chart failing findings per kind instead of values, and list what is new and what "
     "was fixed between the first and the last point.",
 )
+@click.option(
+    "--team",
+    "teams",
+    multiple=True,
+    metavar="TEAM",
+    help="Only the repositories this team owns in the newest charted scan (CODEOWNERS, else "
+    "the policy's owners map; repeatable).",
+)
+@click.option(
+    "--repo",
+    "repo_globs",
+    multiple=True,
+    metavar="GLOB",
+    help="Only repositories whose full or bare name matches (repeatable), e.g. 'payments-*'.",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @output_option
 @db_option
@@ -74,6 +94,8 @@ def trend_command(
     last: int | None,
     include_incomplete: bool,
     findings: bool,
+    teams: tuple[str, ...],
+    repo_globs: tuple[str, ...],
     fmt: str,
     output: Path | None,
     db_url: str | None,
@@ -89,6 +111,8 @@ def trend_command(
       driftscan trend -d secrets.handling --by month --since 2026-01-01
       driftscan trend --format csv -o trend.csv
       driftscan trend --findings --by month    # failing findings; new and fixed since
+      driftscan trend --team @acme/payments    # one team's repositories
+      driftscan trend --repo api-gateway -d deploy.method   # one repository's history
     """
     ruleset = get_ruleset(rules_dirs)
     known = {rule.dimension for rule in ruleset.rules}
@@ -96,22 +120,32 @@ def trend_command(
     if unknown:
         fail(f"unknown dimension {', '.join(unknown)}: choose from {', '.join(sorted(known))}")
     store = open_store(db_url)
+    policy = get_policy(policy_file, ruleset)
+    choice = (
+        _choose(store, teams, repo_globs, policy, since, include_incomplete)
+        if teams or repo_globs
+        else None
+    )
+    repo_ids = choice.repo_ids if choice else None
+    scope = choice.scope if choice else ""
     changes: FindingChanges | None = None
     if findings:
         scans = store.trend_scans(since, include_incomplete)
-        counts = store.finding_counts([s.scan_id for s in scans], dimensions)
-        result = trend(scans, counts, by, last=last)
+        if choice is not None:  # the chosen repositories that each scan read
+            scans = store.trend_counts((), since, include_incomplete, repo_ids)[0]
+        counts = store.finding_counts([s.scan_id for s in scans], dimensions, repo_ids)
+        result = trend(scans, counts, by, last=last, scope=scope)
         if result.buckets:
             first, newest = result.buckets[0], result.buckets[-1]
+            locations = choice.locations if choice else None
             changes = finding_changes(
                 first.label,
-                store.failing_findings(first.scan_id, dimensions),
-                store.failing_findings(newest.scan_id, dimensions),
+                store.failing_findings(first.scan_id, dimensions, locations),
+                store.failing_findings(newest.scan_id, dimensions, locations),
             )
     else:
-        scans, values, covered = store.trend_counts(dimensions, since, include_incomplete)
-        result = trend(scans, values, by, covered, last)
-    policy = get_policy(policy_file, ruleset)
+        scans, values, covered = store.trend_counts(dimensions, since, include_incomplete, repo_ids)
+        result = trend(scans, values, by, covered, last, scope)
     goals = [
         goal_progress(goal, result)
         for goal in (policy.goals if policy and not findings else ())
@@ -131,3 +165,26 @@ def trend_command(
         write_text(output, trend_report.render_json(result, changes, goals))
     else:
         write_text(output, trend_report.render_markdown(result, changes, goals))
+
+
+def _choose(
+    store: Store,
+    teams: tuple[str, ...],
+    globs: tuple[str, ...],
+    policy: Policy | None,
+    since: datetime | None,
+    include_incomplete: bool,
+) -> RepoChoice:
+    """The repositories `--team` / `--repo` name, as the newest charted scan saw them."""
+    scans = store.trend_scans(since, include_incomplete)
+    if not scans:
+        fail("no scan to chart yet: run `driftscan scan` first")
+    newest = max(scans, key=lambda s: s.scan_id)
+    repos = store.repo_owners(newest.scan_id)
+    owner_map = policy.owners if policy else ()
+    choice = choose_repos(repos, teams, globs, owner_map)
+    if not choice.repo_ids:
+        seen = ", ".join(f"{team} ({n})" for team, n in known_teams(repos, owner_map)[:8])
+        hint = f"; teams in it: {seen}" if teams and seen else ""
+        fail(f"no repository of scan #{newest.scan_id} matches {choice.label}{hint}")
+    return choice

@@ -125,14 +125,23 @@ class Policy:
 
     def owners_of(self, repo: RepoResult) -> tuple[str, ...]:
         """CODEOWNERS first; the policy's owners map where a repository has none."""
-        if repo.owners:
-            return repo.owners
-        bare = repo.name.rsplit("/", 1)[-1]
-        return tuple(
-            team
-            for glob, team in self.owners
-            if fnmatch.fnmatchcase(repo.name, glob) or fnmatch.fnmatchcase(bare, glob)
-        )
+        return owners_of(repo.name, repo.owners, self.owners)
+
+
+def owners_of(
+    name: str, codeowners: Sequence[str], owner_map: Sequence[tuple[str, str]]
+) -> tuple[str, ...]:
+    """A repository's teams: its CODEOWNERS, else the owners map's teams whose glob matches
+    its full or bare name."""
+    if codeowners:
+        return tuple(codeowners)
+    return tuple(team for glob, team in owner_map if name_matches(name, glob))
+
+
+def name_matches(name: str, glob: str) -> bool:
+    """A repository glob matches the full name (org/repo) or the bare one (repo)."""
+    bare = name.rsplit("/", 1)[-1]
+    return fnmatch.fnmatchcase(name, glob) or fnmatch.fnmatchcase(bare, glob)
 
 
 # -- loading --------------------------------------------------------------------------------

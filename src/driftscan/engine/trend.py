@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from driftscan.engine.policy import Goal
+from driftscan.engine.policy import Goal, name_matches, owners_of
 from driftscan.models import Finding
 
 NONE_VALUE = "(none)"
@@ -68,6 +68,74 @@ class Trend:
     by: str
     buckets: tuple[Bucket, ...]
     series: tuple[Series, ...]  # by dimension, then most used at the end first
+    scope: str = ""  # the repositories charted when not the whole org, e.g. "team @acme/web"
+
+
+@dataclass(frozen=True)
+class RepoOwners:
+    """A repository as one scan saw it: enough to tell which team owns it."""
+
+    repo_id: int
+    name: str
+    location: str
+    owners: tuple[str, ...]  # CODEOWNERS teams
+
+
+@dataclass(frozen=True)
+class RepoChoice:
+    repo_ids: frozenset[int]
+    locations: frozenset[str]
+    label: str  # e.g. "team @acme/web; repos payments-*"
+
+    @property
+    def scope(self) -> str:
+        plural = "repository" if len(self.repo_ids) == 1 else "repositories"
+        return f"{self.label} ({len(self.repo_ids)} {plural})"
+
+
+def _team_key(team: str) -> str:
+    return team.lower().lstrip("@")
+
+
+def choose_repos(
+    repos: Iterable[RepoOwners],
+    teams: Sequence[str] = (),
+    globs: Sequence[str] = (),
+    owner_map: Sequence[tuple[str, str]] = (),
+) -> RepoChoice:
+    """The repositories owned by any of `teams` (CODEOWNERS, else the policy's owners map;
+    `@` and case ignored) and named by any of `globs`; both when both are given."""
+    wanted = {_team_key(t) for t in teams}
+    repos = list(repos)
+    chosen = frozenset(
+        repo.repo_id
+        for repo in repos
+        if (
+            not wanted
+            or wanted & {_team_key(o) for o in owners_of(repo.name, repo.owners, owner_map)}
+        )
+        and (not globs or any(name_matches(repo.name, glob) for glob in globs))
+    )
+    parts = ([f"team {', '.join(teams)}"] if teams else []) + (
+        [f"repos {', '.join(globs)}"] if globs else []
+    )
+    locations = frozenset(r.location for r in repos if r.repo_id in chosen)
+    return RepoChoice(chosen, locations, "; ".join(parts))
+
+
+def known_teams(
+    repos: Iterable[RepoOwners], owner_map: Sequence[tuple[str, str]] = ()
+) -> list[tuple[str, int]]:
+    """Teams and how many repositories each owns, most first (for a helpful error)."""
+    counts: dict[str, int] = {}
+    spelling: dict[str, str] = {}  # matching ignores case and `@`: so does the count
+    for repo in repos:
+        for key, team in {
+            _team_key(t): t for t in owners_of(repo.name, repo.owners, owner_map)
+        }.items():
+            spelling.setdefault(key, team)
+            counts[key] = counts.get(key, 0) + 1
+    return sorted(((spelling[k], n) for k, n in counts.items()), key=lambda i: (-i[1], i[0]))
 
 
 def bucket_label(at: datetime, by: str) -> str:
@@ -96,6 +164,7 @@ def trend(
     by: str = "scan",
     covered: Iterable[ValueCount] = (),
     last: int | None = None,
+    scope: str = "",
 ) -> Trend:
     """Series per (dimension, value) over the buckets.
 
@@ -130,7 +199,7 @@ def trend(
         for (dim, value), repos in table.items()
     ]
     series.sort(key=lambda s: (s.dimension, s.value == NONE_VALUE, -s.last.repos, s.value))
-    return Trend(by, tuple(chosen), tuple(series))
+    return Trend(by, tuple(chosen), tuple(series), scope)
 
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}

@@ -10,6 +10,7 @@ from itertools import groupby
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -93,6 +94,7 @@ def render_table(
     console.print(
         f"[bold]driftscan trend[/] · {len(trend.buckets)} point(s) by {trend.by} · "
         f"{first.label} ({first.at:%Y-%m-%d}) → {last.label} ({last.at:%Y-%m-%d})"
+        + (f" · {escape(trend.scope)}" if trend.scope else "")
     )
     for dimension, group in groupby(trend.series, key=lambda s: s.dimension):
         table = Table(title=dimension, title_justify="left", title_style="bold", expand=False)
@@ -166,6 +168,7 @@ def render_json(
     document: dict[str, Any] = {
         "schema": TREND_SCHEMA,
         "by": trend.by,
+        "scope": trend.scope or None,
         "buckets": [
             {
                 "label": b.label,
@@ -203,7 +206,8 @@ def render_markdown(
         return "### driftscan trend\n\nNo complete scan in the period.\n"
     first, last = trend.buckets[0], trend.buckets[-1]
     lines = [
-        f"### driftscan trend: {first.label} → {last.label} (by {trend.by})",
+        f"### driftscan trend: {first.label} → {last.label} (by {trend.by})"
+        + (f" · {trend.scope}" if trend.scope else ""),
         "",
         "| dimension | value | trend | first | last | change | share |",
         "|---|---|---|---:|---:|---:|---:|",

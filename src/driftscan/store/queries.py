@@ -8,9 +8,10 @@ carry ids, paths, lines and signal descriptions only.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from driftscan.engine.trend import ScanPoint, ValueCount
+from driftscan.engine.trend import RepoOwners, ScanPoint, ValueCount
 from driftscan.models import (
     Evidence,
     Fact,
@@ -35,7 +36,7 @@ from driftscan.models import (
     ScanSummary,
     VersionUse,
 )
-from driftscan.store.summary import SEEN, summarise
+from driftscan.store.summary import SEEN, count_selects, summarise
 from driftscan.store.tables import (
     EvidenceRow,
     FactRow,
@@ -617,7 +618,7 @@ class Store:
         self, since: datetime | None = None, include_incomplete: bool = False
     ) -> list[ScanPoint]:
         """The scans trends chart, with how many repositories each read successfully."""
-        statuses = ("complete", "incomplete") if include_incomplete else ("complete",)
+        statuses = _statuses(include_incomplete)
         try:
             with Session(self.engine) as session:
                 query = (
@@ -640,10 +641,14 @@ class Store:
         dimensions: Sequence[str] = (),
         since: datetime | None = None,
         include_incomplete: bool = False,
+        repo_ids: Collection[int] | None = None,
     ) -> tuple[list[ScanPoint], list[ValueCount], list[ValueCount]]:
         """Per scan: repositories seen; per scan, dimension and value: repositories using it;
         per scan and dimension: repositories with any value. Aggregated in SQL, so the cost
-        grows with scans x values, not with repositories x scans read back."""
+        grows with scans x values, not with repositories x scans read back. With `repo_ids`,
+        only those repositories (a team's, say), counted from their facts."""
+        if repo_ids is not None:
+            return self._subset_counts(dimensions, since, include_incomplete, repo_ids)
         try:
             scans = self.trend_scans(since, include_incomplete)
             with Session(self.engine) as session:
@@ -664,13 +669,67 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
 
-    def finding_counts(
-        self, scan_ids: Sequence[int], dimensions: Sequence[str] = ()
-    ) -> list[ValueCount]:
-        """Failing, unwaived findings per scan, dimension and kind (`value` holds the kind)."""
-        out: list[ValueCount] = []
+    def _subset_counts(
+        self,
+        dimensions: Sequence[str],
+        since: datetime | None,
+        include_incomplete: bool,
+        repo_ids: Collection[int],
+    ) -> tuple[list[ScanPoint], list[ValueCount], list[ValueCount]]:
+        scans = select(ScanRow.id).where(ScanRow.status.in_(_statuses(include_incomplete)))
+        if since is not None:
+            scans = scans.where(ScanRow.started_at >= since)
+        totals: dict[tuple[int, str, str], int] = {}
+        ids = sorted(repo_ids)
+        try:
+            with Session(self.engine) as session:
+                # Chunks of repositories partition each scan's rows: their counts add up.
+                for start in range(0, len(ids), 500):
+                    where = RepoScanRow.scan_id.in_(scans) & RepoScanRow.repo_id.in_(
+                        ids[start : start + 500]
+                    )
+                    for query in count_selects(where, dimensions):
+                        for scan_id, dimension, value, repos in session.execute(query):
+                            key = (scan_id, dimension, value)
+                            totals[key] = totals.get(key, 0) + repos
+                times = session.execute(
+                    select(ScanRow.id, ScanRow.started_at).where(ScanRow.id.in_(scans))
+                ).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
+        points = [ScanPoint(i, at, totals.get((i, SEEN, SEEN), 0)) for i, at in times]
+        values = [ValueCount(*key, n) for key, n in totals.items() if key[1] != SEEN and key[2]]
+        covered = [
+            ValueCount(*key, n) for key, n in totals.items() if key[1] != SEEN and not key[2]
+        ]
+        return sorted(points, key=lambda p: p.scan_id), values, covered
+
+    def repo_owners(self, scan_id: int) -> list[RepoOwners]:
+        """Every repository of a scan with its CODEOWNERS teams (to choose a team's)."""
         with Session(self.engine) as session:
-            for start in range(0, len(scan_ids), 500):
+            rows = session.execute(
+                select(RepoRow.id, RepoRow.name, RepoRow.location, RepoStateRow.owners)
+                .join(RepoScanRow, RepoScanRow.repo_id == RepoRow.id)
+                .join(RepoStateRow, RepoStateRow.id == RepoScanRow.state_id)
+                .where(RepoScanRow.scan_id == scan_id)
+            )
+            return [RepoOwners(i, name, loc, tuple(owners or ())) for i, name, loc, owners in rows]
+
+    def finding_counts(
+        self,
+        scan_ids: Sequence[int],
+        dimensions: Sequence[str] = (),
+        repo_ids: Collection[int] | None = None,
+    ) -> list[ValueCount]:
+        """Failing, unwaived findings per scan, dimension and kind (`value` holds the kind),
+        of every repository or only of `repo_ids`."""
+        totals: dict[tuple[int, str, str], int] = {}
+        repo_chunks: list[list[int] | None] = [None]
+        if repo_ids is not None:
+            ids = sorted(repo_ids)
+            repo_chunks = [ids[i : i + 500] for i in range(0, len(ids), 500)]
+        with Session(self.engine) as session:
+            for start, repos in itertools.product(range(0, len(scan_ids), 500), repo_chunks):
                 query = (
                     select(
                         RepoScanRow.scan_id,
@@ -690,18 +749,28 @@ class Store:
                 )
                 if dimensions:
                     query = query.where(FindingItemRow.dimension.in_(dimensions))
-                out += [ValueCount(*row) for row in session.execute(query)]
-        return out
+                if repos is not None:
+                    query = query.where(RepoScanRow.repo_id.in_(repos))
+                for scan_id, dimension, kind, n in session.execute(query):
+                    key = (scan_id, dimension, kind)
+                    totals[key] = totals.get(key, 0) + n
+        return [ValueCount(*key, n) for key, n in totals.items()]
 
-    def failing_findings(self, scan_id: int, dimensions: Sequence[str] = ()) -> dict[str, Finding]:
-        """The scan's failing, unwaived findings by fingerprint: compare two scans' keys to
-        see what is new since and what was fixed since."""
+    def failing_findings(
+        self,
+        scan_id: int,
+        dimensions: Sequence[str] = (),
+        locations: Collection[str] | None = None,
+    ) -> dict[str, Finding]:
+        """The scan's failing, unwaived findings by fingerprint (of the repositories at
+        `locations` when given): compare two scans' keys to see what is new and what fixed."""
         return {
             f.fingerprint: f
             for f in self.findings(scan_id)
             if f.outcome is Outcome.FAIL
             and f.waiver is None
             and (not dimensions or f.dimension in dimensions)
+            and (locations is None or f.location in locations)
         }
 
     def prune(
@@ -852,6 +921,10 @@ class Store:
                 for scanned, rs, repo in rows
             )
             return _summary(scan, repos)
+
+
+def _statuses(include_incomplete: bool) -> tuple[str, ...]:
+    return ("complete", "incomplete") if include_incomplete else ("complete",)
 
 
 def _state(

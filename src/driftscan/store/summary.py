@@ -1,54 +1,61 @@
-"""Per-scan counts (table scan_count), computed by the database in three INSERT .. SELECT
-statements, when a scan finishes (migration 0006 backfilled older scans with a frozen copy)."""
+"""Per-scan counts: repositories per (dimension, value), per dimension, and read at all.
+
+`summarise` stores them for one scan when it finishes (table scan_count); `count_selects`
+gives the same three aggregations for any filter, e.g. one team's repositories.
+"""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, Select, delete, func, insert, join, literal, select
 from sqlalchemy.engine import Connection
 
+from driftscan.store.tables import FactRow, RepoScanRow, RepoStateRow, ScanCountRow
+
 SEEN = "*"  # dimension and value of the row counting the repositories a scan read
+COLUMNS = ["scan_id", "dimension", "value", "repos"]
+if TYPE_CHECKING:  # Select's parameters differ between SQLAlchemy 2.0 and 2.1
+    from typing import TypeAlias
+
+    from typing_extensions import Unpack
+
+    Rows: TypeAlias = Select[Unpack[tuple[Any, ...]]]
 
 
-def summarise(conn: Connection, scan_id: int | None = None) -> None:
-    """(Re)compute scan_count for one scan, or for every scan when None."""
-    meta = sa.MetaData()
-    repo_scan = sa.Table("repo_scan", meta, autoload_with=conn)
-    state = sa.Table("repo_state", meta, autoload_with=conn)
-    fact = sa.Table("fact", meta, autoload_with=conn)
-    count = sa.Table("scan_count", meta, autoload_with=conn)
-    where = repo_scan.c.scan_id == scan_id if scan_id is not None else sa.true()
-    conn.execute(
-        sa.delete(count).where(count.c.scan_id == scan_id)
-        if scan_id is not None
-        else sa.delete(count)
+def count_selects(
+    where: ColumnElement[bool], dimensions: Sequence[str] = ()
+) -> tuple[Rows, Rows, Rows]:
+    """Rows of (scan_id, dimension, value, repos): per value; per dimension with value "" (the
+    repositories with any value); per scan as (SEEN, SEEN), the repositories read."""
+    repos = func.count(RepoScanRow.repo_id.distinct())
+    with_state = join(RepoScanRow, RepoStateRow, RepoStateRow.id == RepoScanRow.state_id)
+    joined = with_state.join(FactRow, FactRow.factset_id == RepoStateRow.factset_id)
+    of_facts = [where, FactRow.dimension.in_(dimensions)] if dimensions else [where]
+    per_value = (
+        select(RepoScanRow.scan_id, FactRow.dimension, FactRow.value, repos)
+        .select_from(joined)
+        .where(*of_facts)
+        .group_by(RepoScanRow.scan_id, FactRow.dimension, FactRow.value)
     )
-    repos = sa.func.count(repo_scan.c.repo_id.distinct())
-    with_state = repo_scan.join(state, state.c.id == repo_scan.c.state_id)
-    joined = with_state.join(fact, fact.c.factset_id == state.c.factset_id)
-    conn.execute(
-        sa.insert(count).from_select(
-            ["scan_id", "dimension", "value", "repos"],
-            sa.select(repo_scan.c.scan_id, fact.c.dimension, fact.c.value, repos)
-            .select_from(joined)
-            .where(where)
-            .group_by(repo_scan.c.scan_id, fact.c.dimension, fact.c.value),
-        )
+    per_dimension = (
+        select(RepoScanRow.scan_id, FactRow.dimension, literal(""), repos)
+        .select_from(joined)
+        .where(*of_facts)
+        .group_by(RepoScanRow.scan_id, FactRow.dimension)
     )
-    conn.execute(
-        sa.insert(count).from_select(
-            ["scan_id", "dimension", "value", "repos"],
-            sa.select(repo_scan.c.scan_id, fact.c.dimension, sa.literal(""), repos)
-            .select_from(joined)
-            .where(where)
-            .group_by(repo_scan.c.scan_id, fact.c.dimension),
-        )
+    seen = (
+        select(RepoScanRow.scan_id, literal(SEEN), literal(SEEN), func.count())
+        .select_from(with_state)
+        .where(where, RepoStateRow.status != "error")
+        .group_by(RepoScanRow.scan_id)
     )
-    conn.execute(
-        sa.insert(count).from_select(
-            ["scan_id", "dimension", "value", "repos"],
-            sa.select(repo_scan.c.scan_id, sa.literal(SEEN), sa.literal(SEEN), sa.func.count())
-            .select_from(with_state)
-            .where(where, state.c.status != "error")
-            .group_by(repo_scan.c.scan_id),
-        )
-    )
+    return per_value, per_dimension, seen
+
+
+def summarise(conn: Connection, scan_id: int) -> None:
+    """(Re)compute scan_count for one scan, in the database (three INSERT .. SELECT)."""
+    conn.execute(delete(ScanCountRow).where(ScanCountRow.scan_id == scan_id))
+    for query in count_selects(RepoScanRow.scan_id == scan_id):
+        conn.execute(insert(ScanCountRow).from_select(COLUMNS, query))
