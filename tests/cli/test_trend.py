@@ -202,3 +202,29 @@ def test_a_team_s_findings_and_an_unknown_team(history: str) -> None:
     policy.write_text("version: 1\nowners:\n  'web-*': '@acme/ledger'\n")
     code, out = cli(*args, "--policy", str(policy))  # web-admin's CODEOWNERS win over the map
     assert code == 2 and "matches team @acme/ledger" in out
+
+
+def test_time_to_converge_on_the_policy(history: str, tmp_path: Path) -> None:
+    """Forbidden values head for 0 and the preferred one for every repository: the trend says
+    when, at the pace so far, without any dated goal."""
+    policy = tmp_path / "driftscan.yaml"
+    policy.write_text(
+        "version: 1\ndimensions:\n"
+        "  ci.system: {preferred: github-actions, forbidden: [travis, jenkins]}\n"
+    )
+    args = ("trend", "-d", "ci.system", "--policy", str(policy), "--db", history)
+    code, out = cli(*args, "--format", "json")
+    assert code == 0, out
+    targets = {g["goal"]: g for g in json.loads(out)["goals"]}
+    assert set(targets) == {
+        "ci.system travis <= 0 repos",
+        "ci.system jenkins <= 0 repos",
+        "ci.system github-actions >= 100%",
+    }
+    assert all(g["source"] == "policy" and g["by"] is None for g in targets.values())
+    assert targets["ci.system travis <= 0 repos"]["met"] is True
+    preferred = targets["ci.system github-actions >= 100%"]
+    assert preferred["met"] is False and preferred["current"] < 1
+    code, out = cli(*args)
+    assert code == 0 and "goals and policy targets" in out and "converged" in out
+    assert "converging (est." in out or "not converging" in out

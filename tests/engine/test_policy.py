@@ -197,3 +197,20 @@ def test_goal_errors_name_the_line(
     with pytest.raises(PolicyError) as info:
         load_policy(write(tmp_path, text), ruleset.rules)
     assert info.value.line == line and reason in str(info.value)
+
+
+def test_policy_targets_follow_the_rules_unless_a_goal_or_a_scope_says_otherwise() -> None:
+    from datetime import date
+
+    from driftscan.engine.policy import DimensionPolicy, Goal, Policy, Scope, policy_targets
+
+    policy = Policy(
+        dimensions=(
+            DimensionPolicy("ci.system", preferred="github-actions", forbidden=("travis",)),
+            DimensionPolicy("deploy.method", forbidden=("ftp",), scope=Scope(repos=("web-*",))),
+        ),
+        goals=(Goal("ci.system", "github-actions", True, 0.9, True, date(2027, 6, 30)),),
+    )
+    assert [(g.text, g.by_text) for g in policy_targets(policy)] == [
+        ("ci.system travis <= 0 repos", "—")
+    ]

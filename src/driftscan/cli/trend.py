@@ -21,7 +21,7 @@ from driftscan.cli.common import (
     write_table,
     write_text,
 )
-from driftscan.engine.policy import Policy
+from driftscan.engine.policy import Policy, policy_targets
 from driftscan.engine.trend import (
     BUCKETS,
     FindingChanges,
@@ -146,9 +146,10 @@ def trend_command(
     else:
         scans, values, covered = store.trend_counts(dimensions, since, include_incomplete, repo_ids)
         result = trend(scans, values, by, covered, last, scope)
+    targets = policy.goals + policy_targets(policy) if policy and not findings else ()
     goals = [
         goal_progress(goal, result)
-        for goal in (policy.goals if policy and not findings else ())
+        for goal in targets
         if not dimensions or goal.dimension in dimensions
     ]
     label = "finding kind" if findings else "value"

@@ -100,12 +100,16 @@ class Goal:
     at_least: bool  # ">=" (grow towards the target) or "<=" (shrink towards it)
     amount: float  # a share in [0, 1] when `share`, else a number of repositories
     share: bool
-    by: date
+    by: date | None  # None: a target the policy implies (see `policy_targets`), no date
 
     @property
     def text(self) -> str:
         amount = f"{self.amount:.0%}" if self.share else f"{self.amount:g} repos"
         return f"{self.dimension} {self.value} {'>=' if self.at_least else '<='} {amount}"
+
+    @property
+    def by_text(self) -> str:
+        return self.by.isoformat() if self.by else "—"
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,23 @@ def name_matches(name: str, glob: str) -> bool:
     """A repository glob matches the full name (org/repo) or the bare one (repo)."""
     bare = name.rsplit("/", 1)[-1]
     return fnmatch.fnmatchcase(name, glob) or fnmatch.fnmatchcase(bare, glob)
+
+
+def policy_targets(policy: Policy) -> tuple[Goal, ...]:
+    """What the policy's rules imply, as undated goals: each forbidden value down to 0
+    repositories, the preferred value up to every repository. Trends show how long the org
+    takes to converge on them at its current pace. Dimensions scoped to some repositories
+    are left out (an org-wide count cannot measure them), and so is any value an explicit
+    goal already covers."""
+    explicit = {(g.dimension, g.value) for g in policy.goals}
+    targets: list[Goal] = []
+    for dim in policy.dimensions:
+        if dim.scope != Scope():
+            continue
+        targets += [Goal(dim.dimension, v, False, 0.0, False, None) for v in dim.forbidden]
+        if dim.preferred:
+            targets.append(Goal(dim.dimension, dim.preferred, True, 1.0, True, None))
+    return tuple(t for t in targets if (t.dimension, t.value) not in explicit)
 
 
 # -- loading --------------------------------------------------------------------------------

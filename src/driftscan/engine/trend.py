@@ -267,4 +267,4 @@ def goal_progress(goal: Goal, trend_: Trend) -> GoalProgress:
     if needed > 36500:  # a century away at this pace: say "not on track", not a date
         return GoalProgress(goal, current, False, None, False)
     projected = (end + timedelta(days=needed)).date()
-    return GoalProgress(goal, current, False, projected, projected <= goal.by)
+    return GoalProgress(goal, current, False, projected, goal.by is None or projected <= goal.by)

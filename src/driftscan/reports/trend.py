@@ -35,11 +35,14 @@ def sparkline(values: Sequence[float]) -> str:
 
 
 def goal_status(progress: GoalProgress) -> str:
+    undated = progress.goal.by is None  # a policy target: converging or not, no deadline
     if progress.met:
-        return "met"
+        return "converged" if undated else "met"
     if progress.projected is None:
-        return "behind: not moving towards it"
+        return "not converging" if undated else "behind: not moving towards it"
     when = progress.projected.isoformat()
+    if undated:
+        return f"converging (est. {when})"
     return f"on track (est. {when})" if progress.on_track else f"behind (est. {when})"
 
 
@@ -52,14 +55,12 @@ def _now(progress: GoalProgress) -> str:
 def render_goals(console: Console, goals: Sequence[GoalProgress]) -> None:
     if not goals:
         return
-    table = Table(title="goals", title_justify="left", title_style="bold")
+    table = Table(title="goals and policy targets", title_justify="left", title_style="bold")
     for column in ("goal", "by", "now", "status"):
         table.add_column(column)
     for g in goals:
         style = "green" if g.on_track else "red"
-        table.add_row(
-            g.goal.text, g.goal.by.isoformat(), _now(g), Text(goal_status(g), style=style)
-        )
+        table.add_row(g.goal.text, g.goal.by_text, _now(g), Text(goal_status(g), style=style))
     console.print(table)
 
 
@@ -68,7 +69,8 @@ def _goal(progress: GoalProgress) -> dict[str, Any]:
         "goal": progress.goal.text,
         "dimension": progress.goal.dimension,
         "value": progress.goal.value,
-        "by": progress.goal.by.isoformat(),
+        "by": progress.goal.by.isoformat() if progress.goal.by else None,
+        "source": "goal" if progress.goal.by else "policy",
         "current": progress.current,
         "met": progress.met,
         "on_track": progress.on_track,
@@ -220,7 +222,9 @@ def render_markdown(
         )
     if goals:
         lines += ["", "| goal | by | now | status |", "|---|---|---:|---|"]
-        lines += [f"| {g.goal.text} | {g.goal.by} | {_now(g)} | {goal_status(g)} |" for g in goals]
+        lines += [
+            f"| {g.goal.text} | {g.goal.by_text} | {_now(g)} | {goal_status(g)} |" for g in goals
+        ]
     if changes is not None:
         for title, found in (("new", changes.new), ("fixed", changes.fixed)):
             lines += ["", f"**{len(found)} {title} since {changes.since}**"]
