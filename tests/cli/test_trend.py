@@ -123,6 +123,11 @@ def test_findings_new_and_fixed(history: str) -> None:
         "forbidden",
         "travis",
     )
+    code, out = cli("trend", "--findings", "--format", "json", "--db", history)
+    every = json.loads(out)
+    open_ = every["changes"]["open"]  # every failing finding of the last point, with its age
+    assert len(open_) == sum(s["repos"][-1] for s in every["series"]) > 0
+    assert all(o["first_seen"].endswith("Z") and o["days"] >= 0 for o in open_)
     code, out = cli("trend", "--findings", "--last", "2", "--db", history)
     assert code == 0 and "0 fixed since #2" in out and "finding kind" in out
     code, out = cli("trend", "--findings", "--format", "markdown", "--db", history)

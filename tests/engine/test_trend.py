@@ -94,6 +94,16 @@ def test_finding_changes_match_on_fingerprints() -> None:
     changes = finding_changes("#1", before, after)
     assert [f.repo for f in changes.new] == ["db", "ops"]  # most severe first
     assert [f.repo for f in changes.fixed] == ["api"]
+    assert changes.open == ()  # ages need first-seen dates
+    at = datetime(2026, 11, 1)
+    aged = finding_changes(
+        "#1", before, after, {"b": datetime(2026, 1, 1), "c": datetime(2026, 10, 1)}, at
+    )
+    assert [(o.finding.repo, o.days) for o in aged.open] == [
+        ("web", 304),  # oldest first
+        ("ops", 31),
+        ("db", 0),  # never stored before: first seen at the last point
+    ]
 
 
 def goal(target: str, by: str = "2026-06-30", value: str = "github-actions"):

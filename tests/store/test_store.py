@@ -323,3 +323,40 @@ def _downgrade(store: Store, revision: str) -> None:
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
+
+
+def test_first_seen_is_the_earliest_scan_that_stored_a_finding(store: Store) -> None:
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from driftscan.engine.policy import fingerprint
+    from driftscan.models import Finding, Outcome
+    from driftscan.store.tables import ScanRow
+
+    def finding(repo: str, value: str) -> Finding:
+        fp = fingerprint("ci.system", "forbidden", value, f"/org/{repo}")
+        return Finding(
+            "ci-system", "ci.system", repo, f"/org/{repo}", value, Outcome.FAIL, "forbidden",
+            "high", f"{repo} uses {value}", "", fp,
+        )  # fmt: skip
+
+    history = [["travis"], ["travis", "jenkins"], ["jenkins"], ["jenkins", "travis"]]
+    for month, values in enumerate(history, start=1):
+        scan_id = store.begin_scan(["/org"], "d", "0")
+        store.record(scan_id, [result("api", f"{month:040d}", *values)], "d")
+        store.record_findings(scan_id, [finding("api", v) for v in values])
+        store.finish_scan(scan_id, "complete")
+        with store.engine.begin() as conn:
+            conn.execute(
+                update(ScanRow)
+                .where(ScanRow.id == scan_id)
+                .values(started_at=datetime(2026, month, 1))
+            )
+    travis, jenkins = finding("api", "travis"), finding("api", "jenkins")
+    seen = store.first_seen([travis.fingerprint, jenkins.fingerprint, "unknown"])
+    # travis was fixed in March and came back: first seen is still January
+    assert seen == {
+        travis.fingerprint: datetime(2026, 1, 1),
+        jenkins.fingerprint: datetime(2026, 2, 1),
+    }

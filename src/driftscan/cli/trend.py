@@ -138,10 +138,13 @@ def trend_command(
         if result.buckets:
             first, newest = result.buckets[0], result.buckets[-1]
             locations = choice.locations if choice else None
+            now_failing = store.failing_findings(newest.scan_id, dimensions, locations)
             changes = finding_changes(
                 first.label,
                 store.failing_findings(first.scan_id, dimensions, locations),
-                store.failing_findings(newest.scan_id, dimensions, locations),
+                now_failing,
+                store.first_seen(now_failing),
+                newest.at,
             )
     else:
         scans, values, covered = store.trend_counts(dimensions, since, include_incomplete, repo_ids)

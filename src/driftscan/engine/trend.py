@@ -212,20 +212,51 @@ class FindingChanges:
     since: str  # the label of the earlier point
     new: tuple[Finding, ...]  # failing now, not then
     fixed: tuple[Finding, ...]  # failing then, not now
+    open: tuple[OpenFinding, ...] = ()  # failing now, oldest first
+
+
+@dataclass(frozen=True)
+class OpenFinding:
+    """A finding failing at the last point, and when any stored scan first saw it."""
+
+    finding: Finding
+    first_seen: datetime
+    days: int  # from first seen to the last point
 
 
 def finding_changes(
-    since: str, before: Mapping[str, Finding], after: Mapping[str, Finding]
+    since: str,
+    before: Mapping[str, Finding],
+    after: Mapping[str, Finding],
+    first_seen: Mapping[str, datetime] | None = None,
+    at: datetime | None = None,
 ) -> FindingChanges:
+    """New and fixed between two points; with `first_seen` (fingerprint -> when first stored)
+    and `at` (the last point), also every open finding with its age, oldest first."""
+
     def ordered(found: Iterable[Finding]) -> tuple[Finding, ...]:
         return tuple(
             sorted(found, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.dimension, f.repo))
         )
 
+    open_: list[OpenFinding] = []
+    if first_seen is not None and at is not None:
+        for key, f in after.items():
+            seen = min(first_seen.get(key, at), at)
+            open_.append(OpenFinding(f, seen, (at - seen).days))
+        open_.sort(
+            key=lambda o: (
+                o.first_seen,
+                SEVERITY_ORDER.get(o.finding.severity, 9),
+                o.finding.dimension,
+                o.finding.repo,
+            )
+        )
     return FindingChanges(
         since,
         ordered(f for key, f in after.items() if key not in before),
         ordered(f for key, f in before.items() if key not in after),
+        tuple(open_),
     )
 
 

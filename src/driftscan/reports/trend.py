@@ -123,6 +123,18 @@ def render_table(
                 console.print(f"  {f.severity:<6} {f.repo}  {f.dimension} {f.kind} {f.value}")
             if len(found) > CHANGES_CAP:
                 console.print(f"  …and {len(found) - CHANGES_CAP} more (--format json lists all)")
+        if changes.open:
+            console.print(f"[bold]{len(changes.open)} open, oldest first[/]")
+            for o in changes.open[:CHANGES_CAP]:
+                f = o.finding
+                console.print(
+                    f"  {o.first_seen:%Y-%m-%d} ({o.days:>4} d)  {f.severity:<6} {f.repo}  "
+                    f"{f.dimension} {f.kind} {f.value}",
+                    markup=False,
+                )
+            if len(changes.open) > CHANGES_CAP:
+                rest = len(changes.open) - CHANGES_CAP
+                console.print(f"  …and {rest} more (--format json lists all)")
 
 
 def rows(trend: Trend) -> list[dict[str, Any]]:
@@ -197,6 +209,14 @@ def render_json(
             "since": changes.since,
             "new": [_finding(f) for f in changes.new],
             "fixed": [_finding(f) for f in changes.fixed],
+            "open": [
+                {
+                    **_finding(o.finding),
+                    "first_seen": o.first_seen.isoformat(timespec="seconds") + "Z",
+                    "days": o.days,
+                }
+                for o in changes.open
+            ],
         }
     return json.dumps(document, indent=2) + "\n"
 
@@ -234,4 +254,14 @@ def render_markdown(
             ]
             if len(found) > CHANGES_CAP:
                 lines.append(f"- …and {len(found) - CHANGES_CAP} more")
+        if changes.open:
+            lines += ["", f"**{len(changes.open)} open, oldest first**"]
+            lines += [
+                f"- since {o.first_seen:%Y-%m-%d} ({o.days} d) {o.finding.severity} "
+                f"`{o.finding.repo}` {o.finding.dimension} {o.finding.kind} "
+                f"`{o.finding.value or '—'}`"
+                for o in changes.open[:CHANGES_CAP]
+            ]
+            if len(changes.open) > CHANGES_CAP:
+                lines.append(f"- …and {len(changes.open) - CHANGES_CAP} more")
     return "\n".join(lines) + "\n"

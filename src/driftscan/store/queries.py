@@ -773,6 +773,29 @@ class Store:
             and (locations is None or f.location in locations)
         }
 
+    def first_seen(self, fingerprints: Collection[str]) -> dict[str, datetime]:
+        """When any stored scan first recorded each finding (by fingerprint): the age of
+        what is still open."""
+        out: dict[str, datetime] = {}
+        wanted = sorted(set(fingerprints))
+        try:
+            with Session(self.engine) as session:
+                for start in range(0, len(wanted), 500):
+                    query = (
+                        select(FindingItemRow.fingerprint, func.min(ScanRow.started_at))
+                        .join(
+                            RepoScanRow,
+                            RepoScanRow.finding_set_id == FindingItemRow.finding_set_id,
+                        )
+                        .join(ScanRow, ScanRow.id == RepoScanRow.scan_id)
+                        .where(FindingItemRow.fingerprint.in_(wanted[start : start + 500]))
+                        .group_by(FindingItemRow.fingerprint)
+                    )
+                    out.update((fp, at) for fp, at in session.execute(query))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
+        return out
+
     def prune(
         self,
         keep_scans: int | None = None,
