@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from driftscan.engine.analyse import divergence
 from driftscan.engine.policy import evaluate
 from driftscan.engine.rules import Rule, load_ruleset
-from driftscan.engine.trend import choose_repos, trend
+from driftscan.engine.trend import choose_repos, finding_changes, trend
 from driftscan.models import Evidence, Fact, RepoMeta, RepoResult, RepoStatus, VersionUse
 from driftscan.store.queries import Store
 
@@ -164,7 +164,10 @@ def main() -> None:
         t = time.perf_counter()
         scans = store.trend_scans()
         trend(scans, store.finding_counts([s.scan_id for s in scans]), "month")
-        timings["trend --findings"] = time.perf_counter() - t
+        failing = store.failing_findings(scans[-1].scan_id)
+        first = store.failing_findings(scans[0].scan_id)
+        finding_changes("#1", first, failing, store.first_seen(failing), scans[-1].at)
+        timings[f"trend --findings (new/fixed/open, {len(failing)} open)"] = time.perf_counter() - t
         store.engine.dispose()
         print(
             f"\n{args.scans + 1} scans of {args.repos} repos, {args.change:.0%} changing per scan"
