@@ -52,6 +52,7 @@ def test_keep_the_newest_scans(store: Store) -> None:
     assert done == dry
     # old's set, api's two jenkins states (with and without its Jenkinsfile text)
     assert (done.factsets, done.repos, done.infra_texts) == (3, 1, 1)
+    assert done.states == 3  # api's first two heads and old's only one; web's is still used
     assert [store.load_scan(i) for i in ids[2:]] == kept_before
     assert count(store, RepoRow) == 2 and count(store, InfraContentRow) == 0
     assert count(store, FactSetRow) == 2  # api on github-actions, web on travis
