@@ -18,15 +18,23 @@ from driftscan.cli.common import (
     write_table,
     write_text,
 )
-from driftscan.cli.output import FORMATS, emit
+from driftscan.cli.output import REPORT_FORMATS, emit, emit_html
 from driftscan.effort_runner import build_effort_report
 from driftscan.reports import effort as effort_report
 
 
 @click.group("report", invoke_without_command=True)
 @click.option("--scan", "scan_id", type=int, default=None, help="Scan id (default: the newest).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(REPORT_FORMATS),
+    default="table",
+    show_default=True,
+    help="html: one self-contained page with charts, trends and duplicated effort.",
+)
 @output_option
+@policy_option
 @db_option
 @rules_option
 @click.pass_context
@@ -36,6 +44,7 @@ def report(
     scan_id: int | None,
     fmt: str,
     output: Path | None,
+    policy_file: Path | None,
     db_url: str | None,
     rules_dirs: tuple[Path, ...],
 ) -> None:
@@ -46,12 +55,18 @@ def report(
       driftscan report
       driftscan report --scan 12 --format json -o scan-12.json
       driftscan report --format markdown >> "$GITHUB_STEP_SUMMARY"
+      driftscan report --format html -o report.html --policy driftscan.yaml
       driftscan report effort                 # duplicated infrastructure effort
     """
     if ctx.invoked_subcommand is not None:
         return
     store = open_store(db_url)
-    emit(store.load_scan(scan_id), get_ruleset(rules_dirs), fmt, output)
+    ruleset = get_ruleset(rules_dirs)
+    if fmt == "html":
+        policy = get_policy(policy_file, ruleset)
+        emit_html(store, store.load_scan(scan_id), ruleset, policy, output)
+        return
+    emit(store.load_scan(scan_id), ruleset, fmt, output)
 
 
 @report.command("effort")
