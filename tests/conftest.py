@@ -15,6 +15,8 @@ from driftscan.engine.rules import Ruleset, load_ruleset
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 DEMO_ORG = FIXTURES / "demo-org"
+# A minimal GitHub Actions workflow, for repositories that move to it between scans.
+WORKFLOW = "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps: [{run: make}]\n"
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Fixture",
@@ -61,3 +63,13 @@ def ruleset() -> Ruleset:
 @pytest.fixture(scope="session")
 def compiled(ruleset: Ruleset) -> CompiledRuleset:
     return CompiledRuleset.compile(ruleset)
+
+
+def cli(*args: str) -> tuple[int, str]:
+    """The driftscan command line, in-process: exit code and everything it printed."""
+    from click.testing import CliRunner
+
+    from driftscan.cli.main import main
+
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout + result.stderr

@@ -9,17 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from driftscan.cli.main import main
-from tests.conftest import DEMO_ORG, git, make_git_repo
-
-WORKFLOW = "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps: [{run: make}]\n"
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout + result.stderr
+from tests.conftest import DEMO_ORG, WORKFLOW, cli, git, make_git_repo
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from driftscan.engine.detect import CompiledRuleset, detect_repo
 from driftscan.engine.policy import load_policy
 from driftscan.engine.rules import Ruleset
 from driftscan.models import RepoResult
+from tests.conftest import WORKFLOW
 
 POLICY = """\
 version: 1
@@ -23,7 +24,6 @@ dimensions:
     forbidden: [dotenv-committed]
 """
 
-WORKFLOW = "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps: [{run: make}]\n"
 ENV = "DATABASE_URL=postgres://app:Xk29fhQ2LmZ8@db/app\n"
 
 

@@ -7,12 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from driftscan.cli.main import main
-from tests.conftest import DEMO_ORG, git, make_git_repo
+from tests.conftest import DEMO_ORG, WORKFLOW, cli, git, make_git_repo
 
-WORKFLOW = "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps: [{run: make}]\n"
 POLICY = """\
 version: 1
 dimensions:
@@ -29,11 +26,6 @@ class DemoHistory:
     db: str
     root: Path
     policy: Path
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout + result.stderr
 
 
 @pytest.fixture(scope="session")

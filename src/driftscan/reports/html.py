@@ -2,12 +2,12 @@
 
 Pure rendering of data computed elsewhere (html_runner.py gathers it from the store): a header
 with summary cards, divergence per dimension, trends over the stored scans (values, findings,
-goals), duplicated effort, and one row per repository. Charts (html_charts.py) are pygal
-SVG inlined in the page, with pygal's script removed, so nothing is fetched and nothing needs JavaScript; every
-chart has a `<figcaption>`, an accessible title and description, and a data table that says
-the same in text. The only script is a small filter for the inventory, and the page reads the
-same without it. Every string from scanned data goes through `html.escape` (or, inside the
-charts, through the XML serializer).
+goals), duplicated effort, and one row per repository. Charts (html_charts.py) are pygal SVG
+inlined in the page, with pygal's script removed, so nothing is fetched and nothing needs
+JavaScript; every chart has a `<figcaption>`, an accessible title and description, and a data
+table that says the same in text. The only script is a small filter for the inventory, and
+the page reads the same without it. Every string from scanned data goes through `html.escape`
+(or, inside the charts, through the XML serializer).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from driftscan.reports.html_charts import (
     Charts,
     chart_config,
     chart_style,
+    horizontal_bars,
     muted,
     nice_ticks,
     series_colors,
@@ -286,20 +287,7 @@ def _divergence(data: HtmlReportData, charts: Charts) -> str:
                 "<p>No repository could be read.</p></figure>"
             )
             continue
-        ticks = nice_ticks(max(n for _, n, _ in bars), integer=True)
-        chart = pygal.HorizontalBar(
-            chart_config(
-                height=80 + 32 * len(bars),
-                print_values=True,
-                print_values_position="top",
-                # pygal keeps the titles where a vertical chart has them: x below, y beside
-                x_title="repositories",
-                y_title="value",
-                range=(0, ticks[-1]),
-                y_labels=ticks,
-                value_formatter=lambda n: f"{n:g}",
-            )
-        )
+        chart = horizontal_bars(len(bars), max(n for _, n, _ in bars), "repositories", "value")
         ordered = list(reversed(bars))  # pygal draws the first label at the bottom
         chart.x_labels = [label for label, _, _ in ordered]
         chart.add(
@@ -731,20 +719,8 @@ def _effort(data: HtmlReportData, charts: Charts) -> str:
     top = report.ranked[:TOP_EFFORT]
     if top:
         labels = [f"{i}. {_short(_brief(item.title))}" for i, item in enumerate(top, 1)]
-        ticks = nice_ticks(max(item.score for item in top), integer=True)
-        chart = pygal.HorizontalBar(
-            chart_config(
-                width=900,
-                height=80 + 32 * len(top),
-                print_values=True,
-                print_values_position="top",
-                x_title="effort score",
-                y_title="source",
-                range=(0, ticks[-1]),
-                y_labels=ticks,
-                value_formatter=lambda n: f"{n:g}",
-            )
-        )
+        high = max(item.score for item in top)
+        chart = horizontal_bars(len(top), high, "effort score", "source", width=900)
         chart.x_labels = list(reversed(labels))
         chart.add(
             "effort score",

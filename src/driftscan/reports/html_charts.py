@@ -150,3 +150,24 @@ def chart_config(**overrides: Any) -> pygal.Config:
     for key, value in overrides.items():
         setattr(config, key, value)
     return config
+
+
+def horizontal_bars(
+    bars: int, high: float, x_title: str, y_title: str, **overrides: Any
+) -> pygal.HorizontalBar:
+    """A horizontal bar chart of whole numbers from 0, sized to its bars, values printed."""
+    ticks = nice_ticks(high, integer=True)
+    return pygal.HorizontalBar(
+        chart_config(
+            height=80 + 32 * bars,
+            print_values=True,
+            print_values_position="top",
+            # pygal keeps the titles where a vertical chart has them: x below, y beside
+            x_title=x_title,
+            y_title=y_title,
+            range=(0, ticks[-1]),
+            y_labels=ticks,
+            value_formatter=lambda n: f"{n:g}",
+            **overrides,
+        )
+    )
