@@ -71,6 +71,26 @@ def test_known_heads_enable_reuse(store: Store) -> None:
     assert store.load_scan(second).repos[0].reused
 
 
+def test_known_heads_are_each_repository_s_newest_usable_state(store: Store) -> None:
+    """An error or an older ruleset in a later scan does not hide the last usable head."""
+    heads = [
+        ("d", [result("a", "1" * 40), result("b", "5" * 40)]),
+        ("d", [result("a", "2" * 40), result("b", "5" * 40)]),
+        ("d", [result("a", None, status=RepoStatus.ERROR), result("b", "6" * 40)]),
+        ("old", [result("a", "3" * 40), result("b", "7" * 40)]),
+    ]
+    for digest, batch in heads:
+        scan_id = store.begin_scan(["/org"], digest, "0")
+        store.record(scan_id, batch, digest)
+        store.finish_scan(scan_id, "complete")
+    known = store.known_heads("d")
+    assert {loc: k.head for loc, k in known.items()} == {"/org/a": "2" * 40, "/org/b": "6" * 40}
+    assert {loc: k.head for loc, k in store.known_heads("old").items()} == {
+        "/org/a": "3" * 40,
+        "/org/b": "7" * 40,
+    }
+
+
 def test_outdated_schema_is_refused_until_upgraded(store: Store) -> None:
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))

@@ -254,30 +254,39 @@ class Store:
             return row.id
 
     def known_heads(self, ruleset_digest: str) -> dict[str, KnownHead]:
-        """location -> last successful, complete scan with this ruleset (for reuse)."""
+        """location -> last successful, complete scan with this ruleset (for reuse).
+
+        Each repository's newest qualifying row is found in SQL over integers only (no JSON,
+        no sort of the whole history): it runs at the start of every scan."""
+        usable = select(RepoStateRow.id).where(
+            RepoStateRow.ruleset_digest == ruleset_digest,
+            RepoStateRow.status.in_(("ok", "empty")),
+            RepoStateRow.complete.is_(True),
+            RepoStateRow.head.is_not(None),
+        )
+        newest = (
+            select(RepoScanRow.repo_id, func.max(RepoScanRow.scan_id).label("scan_id"))
+            .where(RepoScanRow.state_id.in_(usable))
+            .group_by(RepoScanRow.repo_id)
+            .subquery()
+        )
         stmt = (
             select(
-                RepoRow.location,
-                RepoStateRow.head,
-                RepoStateRow.factset_id,
-                RepoStateRow.owners,
+                RepoRow.location, RepoStateRow.head, RepoStateRow.factset_id, RepoStateRow.owners
             )
-            .join(RepoScanRow, RepoScanRow.repo_id == RepoRow.id)
+            .join(newest, newest.c.repo_id == RepoRow.id)
+            .join(
+                RepoScanRow,
+                (RepoScanRow.scan_id == newest.c.scan_id) & (RepoScanRow.repo_id == RepoRow.id),
+            )
             .join(RepoStateRow, RepoStateRow.id == RepoScanRow.state_id)
-            .where(
-                RepoStateRow.ruleset_digest == ruleset_digest,
-                RepoStateRow.status.in_(("ok", "empty")),
-                RepoStateRow.complete.is_(True),
-                RepoStateRow.head.is_not(None),
-            )
-            .order_by(RepoScanRow.scan_id)
         )
-        known: dict[str, KnownHead] = {}
         with Session(self.engine) as session:
-            for location, head, factset_id, owners in session.execute(stmt):
-                if head is not None:
-                    known[location] = KnownHead(head, factset_id, tuple(owners or ()))
-        return known
+            return {
+                location: KnownHead(head, factset_id, tuple(owners or ()))
+                for location, head, factset_id, owners in session.execute(stmt)
+                if head is not None
+            }
 
     def record(
         self,
