@@ -202,6 +202,11 @@ def test_findings_of_a_0004_database_move_into_shared_sets(db_url: str) -> None:
     for scan in (1, 2):
         [finding] = old.findings(scan)
         assert (finding.repo, finding.value, finding.fingerprint) == ("api", "travis", "fp1")
+    counts = old.finding_counts([1, 2])  # backfilled by 0008
+    assert sorted((c.scan_id, c.dimension, c.value, c.repos) for c in counts) == [
+        (1, "ci.system", "forbidden", 1),
+        (2, "ci.system", "forbidden", 1),
+    ]
     with old.engine.connect() as conn:
         assert conn.scalar(text("SELECT COUNT(*) FROM finding_set")) == 1  # shared by both scans
     old.engine.dispose()
@@ -224,8 +229,14 @@ def test_unchanged_findings_are_stored_once(store: Store) -> None:
         store.record(scan_id, [result("api", "a" * 40, *values)], "d")
         store.record_findings(scan_id, [finding(v) for v in values])
         ids.append(scan_id)
+    assert [c.repos for c in store.finding_counts([ids[0]])] == [1]
     store.record_findings(ids[0], [])  # recomputed with a policy that finds nothing
     assert [len(store.findings(i)) for i in ids] == [0, 1, 2]
+    assert store.finding_counts([ids[0]]) == []  # the per-scan counts follow
+    assert sorted((c.scan_id, c.value, c.repos) for c in store.finding_counts(ids)) == [
+        (ids[1], "forbidden", 1),
+        (ids[2], "forbidden", 2),
+    ]
     with store.engine.connect() as conn:
         assert conn.scalar(text("SELECT COUNT(*) FROM finding_set")) == 2
         assert conn.scalar(text("SELECT COUNT(*) FROM finding_item")) == 3

@@ -36,7 +36,13 @@ from driftscan.models import (
     ScanSummary,
     VersionUse,
 )
-from driftscan.store.summary import SEEN, count_selects, summarise
+from driftscan.store.summary import (
+    SEEN,
+    count_selects,
+    finding_count_select,
+    summarise,
+    summarise_findings,
+)
 from driftscan.store.tables import (
     EvidenceRow,
     FactRow,
@@ -49,6 +55,7 @@ from driftscan.store.tables import (
     RepoScanRow,
     RepoStateRow,
     ScanCountRow,
+    ScanFindingCountRow,
     ScanRow,
     VersionUseRow,
 )
@@ -529,6 +536,8 @@ class Store:
                 if digest not in known:
                     known[digest] = self._finding_set(session, digest, items)
                 repo_scan.finding_set_id = known[digest]
+            session.flush()
+            summarise_findings(session.connection(), scan_id)
 
     @staticmethod
     def _finding_set(session: Session, digest: str, items: Sequence[Finding]) -> int:
@@ -552,15 +561,25 @@ class Store:
         )
         return row.id
 
-    def findings(self, scan_id: int) -> list[Finding]:
+    def findings(
+        self, scan_id: int, failing: bool = False, dimensions: Sequence[str] = ()
+    ) -> list[Finding]:
+        """The scan's findings (only the failing, unwaived ones when `failing`)."""
+        query = (
+            select(FindingItemRow, RepoRow.name, RepoRow.location)
+            .join(RepoScanRow, RepoScanRow.finding_set_id == FindingItemRow.finding_set_id)
+            .join(RepoRow, RepoRow.id == RepoScanRow.repo_id)
+            .where(RepoScanRow.scan_id == scan_id)
+            .order_by(RepoRow.name, RepoRow.location, FindingItemRow.id)
+        )
+        if failing:
+            query = query.where(
+                FindingItemRow.outcome == Outcome.FAIL.value, FindingItemRow.waiver.is_(None)
+            )
+        if dimensions:
+            query = query.where(FindingItemRow.dimension.in_(dimensions))
         with Session(self.engine) as session:
-            rows = session.execute(
-                select(FindingItemRow, RepoRow.name, RepoRow.location)
-                .join(RepoScanRow, RepoScanRow.finding_set_id == FindingItemRow.finding_set_id)
-                .join(RepoRow, RepoRow.id == RepoScanRow.repo_id)
-                .where(RepoScanRow.scan_id == scan_id)
-                .order_by(RepoRow.name, RepoRow.location, FindingItemRow.id)
-            ).all()
+            rows = session.execute(query).all()
             return [
                 Finding(
                     r.rule_id,
@@ -730,40 +749,42 @@ class Store:
         dimensions: Sequence[str] = (),
         repo_ids: Collection[int] | None = None,
     ) -> list[ValueCount]:
-        """Failing, unwaived findings per scan, dimension and kind (`value` holds the kind),
-        of every repository or only of `repo_ids`."""
+        """Failing, unwaived findings per scan, dimension and kind (`value` holds the kind):
+        of every repository from the per-scan counts, of `repo_ids` from their findings."""
+        if repo_ids is None:
+            return self._stored_finding_counts(scan_ids, dimensions)
         totals: dict[tuple[int, str, str], int] = {}
-        repo_chunks: list[list[int] | None] = [None]
-        if repo_ids is not None:
-            ids = sorted(repo_ids)
-            repo_chunks = [ids[i : i + 500] for i in range(0, len(ids), 500)]
+        ids = sorted(repo_ids)
         with Session(self.engine) as session:
-            for start, repos in itertools.product(range(0, len(scan_ids), 500), repo_chunks):
-                query = (
-                    select(
-                        RepoScanRow.scan_id,
-                        FindingItemRow.dimension,
-                        FindingItemRow.kind,
-                        func.count(FindingItemRow.id),
-                    )
-                    .join(
-                        FindingItemRow, FindingItemRow.finding_set_id == RepoScanRow.finding_set_id
-                    )
-                    .where(
-                        RepoScanRow.scan_id.in_(scan_ids[start : start + 500]),
-                        FindingItemRow.outcome == Outcome.FAIL.value,
-                        FindingItemRow.waiver.is_(None),
-                    )
-                    .group_by(RepoScanRow.scan_id, FindingItemRow.dimension, FindingItemRow.kind)
-                )
-                if dimensions:
-                    query = query.where(FindingItemRow.dimension.in_(dimensions))
-                if repos is not None:
-                    query = query.where(RepoScanRow.repo_id.in_(repos))
-                for scan_id, dimension, kind, n in session.execute(query):
+            for start, repos in itertools.product(
+                range(0, len(scan_ids), 500), range(0, len(ids), 500)
+            ):
+                where = RepoScanRow.scan_id.in_(
+                    scan_ids[start : start + 500]
+                ) & RepoScanRow.repo_id.in_(ids[repos : repos + 500])
+                for scan_id, dimension, kind, n in session.execute(
+                    finding_count_select(where, dimensions)
+                ):
                     key = (scan_id, dimension, kind)
                     totals[key] = totals.get(key, 0) + n
         return [ValueCount(*key, n) for key, n in totals.items()]
+
+    def _stored_finding_counts(
+        self, scan_ids: Sequence[int], dimensions: Sequence[str]
+    ) -> list[ValueCount]:
+        out: list[ValueCount] = []
+        with Session(self.engine) as session:
+            for start in range(0, len(scan_ids), 500):
+                query = select(ScanFindingCountRow).where(
+                    ScanFindingCountRow.scan_id.in_(scan_ids[start : start + 500])
+                )
+                if dimensions:
+                    query = query.where(ScanFindingCountRow.dimension.in_(dimensions))
+                out += [
+                    ValueCount(r.scan_id, r.dimension, r.kind, r.findings)
+                    for r in session.scalars(query)
+                ]
+        return out
 
     def failing_findings(
         self,
@@ -775,34 +796,42 @@ class Store:
         `locations` when given): compare two scans' keys to see what is new and what fixed."""
         return {
             f.fingerprint: f
-            for f in self.findings(scan_id)
-            if f.outcome is Outcome.FAIL
-            and f.waiver is None
-            and (not dimensions or f.dimension in dimensions)
-            and (locations is None or f.location in locations)
+            for f in self.findings(scan_id, failing=True, dimensions=dimensions)
+            if locations is None or f.location in locations
         }
 
     def first_seen(self, fingerprints: Collection[str]) -> dict[str, datetime]:
         """When any stored scan first recorded each finding (by fingerprint): the age of
-        what is still open."""
-        out: dict[str, datetime] = {}
+        what is still open. One pass over the history gives each finding set its first scan;
+        the fingerprint index gives each fingerprint its sets."""
         wanted = sorted(set(fingerprints))
+        if not wanted:
+            return {}
         try:
             with Session(self.engine) as session:
+                sets: dict[str, list[int]] = {}
                 for start in range(0, len(wanted), 500):
-                    query = (
-                        select(FindingItemRow.fingerprint, func.min(ScanRow.started_at))
-                        .join(
-                            RepoScanRow,
-                            RepoScanRow.finding_set_id == FindingItemRow.finding_set_id,
+                    for fp, set_id in session.execute(
+                        select(FindingItemRow.fingerprint, FindingItemRow.finding_set_id).where(
+                            FindingItemRow.fingerprint.in_(wanted[start : start + 500])
                         )
-                        .join(ScanRow, ScanRow.id == RepoScanRow.scan_id)
-                        .where(FindingItemRow.fingerprint.in_(wanted[start : start + 500]))
-                        .group_by(FindingItemRow.fingerprint)
-                    )
-                    out.update((fp, at) for fp, at in session.execute(query))
+                    ):
+                        sets.setdefault(fp, []).append(set_id)
+                first_scan = dict(
+                    session.execute(
+                        select(RepoScanRow.finding_set_id, func.min(RepoScanRow.scan_id))
+                        .where(RepoScanRow.finding_set_id.is_not(None))
+                        .group_by(RepoScanRow.finding_set_id)
+                    ).all()
+                )
+                started = dict(session.execute(select(ScanRow.id, ScanRow.started_at)).all())
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
+        out: dict[str, datetime] = {}
+        for fp, set_ids in sets.items():
+            scans = [first_scan[i] for i in set_ids if i in first_scan]
+            if scans:
+                out[fp] = started[min(scans)]
         return out
 
     def prune(

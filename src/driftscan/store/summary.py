@@ -1,7 +1,8 @@
 """Per-scan counts: repositories per (dimension, value), per dimension, and read at all.
 
 `summarise` stores them for one scan when it finishes (table scan_count); `count_selects`
-gives the same three aggregations for any filter, e.g. one team's repositories.
+gives the same three aggregations for any filter, e.g. one team's repositories. Likewise
+`summarise_findings` / `finding_count_select` for failing findings per dimension and kind.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Select, delete, func, insert, join, literal, select
 from sqlalchemy.engine import Connection
 
-from driftscan.store.tables import FactRow, RepoScanRow, RepoStateRow, ScanCountRow
+from driftscan.store.tables import (
+    FactRow,
+    FindingItemRow,
+    RepoScanRow,
+    RepoStateRow,
+    ScanCountRow,
+    ScanFindingCountRow,
+)
 
 SEEN = "*"  # dimension and value of the row counting the repositories a scan read
 COLUMNS = ["scan_id", "dimension", "value", "repos"]
@@ -59,3 +67,30 @@ def summarise(conn: Connection, scan_id: int) -> None:
     conn.execute(delete(ScanCountRow).where(ScanCountRow.scan_id == scan_id))
     for query in count_selects(RepoScanRow.scan_id == scan_id):
         conn.execute(insert(ScanCountRow).from_select(COLUMNS, query))
+
+
+def finding_count_select(where: ColumnElement[bool], dimensions: Sequence[str] = ()) -> Rows:
+    """Rows of (scan_id, dimension, kind, findings): failing, unwaived findings."""
+    query = (
+        select(
+            RepoScanRow.scan_id,
+            FindingItemRow.dimension,
+            FindingItemRow.kind,
+            func.count(FindingItemRow.id),
+        )
+        .join(FindingItemRow, FindingItemRow.finding_set_id == RepoScanRow.finding_set_id)
+        .where(where, FindingItemRow.outcome == "fail", FindingItemRow.waiver.is_(None))
+        .group_by(RepoScanRow.scan_id, FindingItemRow.dimension, FindingItemRow.kind)
+    )
+    return query.where(FindingItemRow.dimension.in_(dimensions)) if dimensions else query
+
+
+def summarise_findings(conn: Connection, scan_id: int) -> None:
+    """(Re)compute scan_finding_count for one scan, in the database."""
+    conn.execute(delete(ScanFindingCountRow).where(ScanFindingCountRow.scan_id == scan_id))
+    conn.execute(
+        insert(ScanFindingCountRow).from_select(
+            ["scan_id", "dimension", "kind", "findings"],
+            finding_count_select(RepoScanRow.scan_id == scan_id),
+        )
+    )

@@ -208,3 +208,17 @@ class ScanCountRow(Base):
     dimension: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(String(128), primary_key=True)
     repos: Mapped[int] = mapped_column(Integer)
+
+
+class ScanFindingCountRow(Base):
+    """Per scan: failing, unwaived findings per dimension and kind, written when a scan's
+    findings are recorded, so `trend --findings` reads a few rows per scan."""
+
+    __tablename__ = "scan_finding_count"
+
+    scan_id: Mapped[int] = mapped_column(
+        ForeignKey("scan.id", ondelete="CASCADE"), primary_key=True
+    )
+    dimension: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    findings: Mapped[int] = mapped_column(Integer)
