@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -119,6 +120,9 @@ def main() -> None:
         "--change", type=float, default=0.05, help="share of repos changing per scan"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="copy the database here for further queries"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     rules = load_ruleset().rules
@@ -183,6 +187,8 @@ def main() -> None:
         print("bytes per table/index:")
         for name, size in list(table_bytes(path).items())[:10]:
             print(f"  {name:32} {size / 2**20:8.1f} MiB")
+        if args.keep:
+            shutil.copy(path, args.keep)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,11 @@ def test_keep_by_age_never_drops_the_newest_complete_scan(store: Store) -> None:
 
 def test_vacuum_gives_space_back(store: Store) -> None:
     history(store)
+    for n in range(3):  # enough deleted rows to free whole pages
+        scan_id = store.begin_scan(["/org"], "d", "0")
+        batch = [result(f"svc{i}", f"{n}{i:039d}", f"tool-{n}-{i}") for i in range(200)]
+        store.record(scan_id, batch, "d")
+        store.finish_scan(scan_id, "complete")
     store.prune(keep_scans=1)
     before, after = store.vacuum()
     assert before is not None and after is not None

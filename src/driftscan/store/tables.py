@@ -116,6 +116,8 @@ class RepoScanRow(Base):
     __tablename__ = "repo_scan"
     __table_args__ = (
         PrimaryKeyConstraint("scan_id", "repo_id", name="pk_repo_scan"),
+        # When a finding set was first seen (the age of open findings) without a full pass.
+        Index("ix_repo_scan_finding_set", "finding_set_id", "scan_id"),
         {"sqlite_with_rowid": False},
     )
 
