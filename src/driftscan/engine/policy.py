@@ -46,11 +46,8 @@ class Scope:
     owners: tuple[str, ...] = ()
 
     def covers(self, repo: RepoResult, owners: Sequence[str]) -> bool:
-        name = repo.name
-        bare = name.rsplit("/", 1)[-1]
-
         def matches(globs: Sequence[str]) -> bool:
-            return any(fnmatch.fnmatchcase(name, g) or fnmatch.fnmatchcase(bare, g) for g in globs)
+            return any(name_matches(repo.name, g) for g in globs)
 
         if self.repos and not matches(self.repos):
             return False
@@ -82,10 +79,9 @@ class Waiver:
     expires: date | None
 
     def applies(self, repo: RepoResult, dimension: str, value: str | None, today: date) -> bool:
-        bare = repo.name.rsplit("/", 1)[-1]
         return (
             self.dimension == dimension
-            and (fnmatch.fnmatchcase(repo.name, self.repo) or fnmatch.fnmatchcase(bare, self.repo))
+            and name_matches(repo.name, self.repo)
             and (self.value is None or self.value == value)
             and (self.expires is None or today <= self.expires)
         )
