@@ -122,6 +122,7 @@ def test_findings_new_and_fixed(history: str) -> None:
     code, out = cli("trend", "--findings", "--last", "2", "--db", history)
     assert code == 0 and "0 fixed since #2" in out and "finding kind" in out
     code, out = cli("trend", "--findings", "--format", "markdown", "--db", history)
+    assert "| dimension | finding kind | trend | first | last | change | per repo |" in out
     assert "**1 fixed since #1**" in out and "`legacy-billing` ci.system forbidden `travis`" in out
 
 

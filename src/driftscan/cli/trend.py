@@ -168,7 +168,7 @@ def trend_command(
     elif fmt == "json":
         write_text(output, trend_report.render_json(result, changes, goals))
     else:
-        write_text(output, trend_report.render_markdown(result, changes, goals))
+        write_text(output, trend_report.render_markdown(result, changes, goals, label))
 
 
 def _choose(

@@ -120,7 +120,9 @@ def render_table(
         for title, found in (("new", changes.new), ("fixed", changes.fixed)):
             console.print(f"[bold]{len(found)} {title} since {changes.since}[/]")
             for f in found[:CHANGES_CAP]:
-                console.print(f"  {f.severity:<6} {f.repo}  {f.dimension} {f.kind} {f.value}")
+                console.print(
+                    f"  {f.severity:<6} {f.repo}  {f.dimension} {f.kind} {f.value}", markup=False
+                )
             if len(found) > CHANGES_CAP:
                 console.print(f"  …and {len(found) - CHANGES_CAP} more (--format json lists all)")
         if changes.open:
@@ -222,7 +224,10 @@ def render_json(
 
 
 def render_markdown(
-    trend: Trend, changes: FindingChanges | None = None, goals: Sequence[GoalProgress] = ()
+    trend: Trend,
+    changes: FindingChanges | None = None,
+    goals: Sequence[GoalProgress] = (),
+    label: str = "value",
 ) -> str:
     if not trend.buckets:
         return "### driftscan trend\n\nNo complete scan in the period.\n"
@@ -231,14 +236,16 @@ def render_markdown(
         f"### driftscan trend: {first.label} → {last.label} (by {trend.by})"
         + (f" · {trend.scope}" if trend.scope else ""),
         "",
-        "| dimension | value | trend | first | last | change | share |",
+        f"| dimension | {label} | trend | first | last | change | "
+        f"{'share' if label == 'value' else 'per repo'} |",
         "|---|---|---|---:|---:|---:|---:|",
     ]
     for s in trend.series:
         spark = sparkline([p.repos for p in s.points])
+        share = f"{s.last.share:.0%}" if label == "value" else f"{s.last.share:.2f}"
         lines.append(
             f"| `{s.dimension}` | `{s.value}` | {spark} | {s.first.repos} | {s.last.repos} "
-            f"| {_change(s)} | {s.last.share:.0%} |"
+            f"| {_change(s)} | {share} |"
         )
     if goals:
         lines += ["", "| goal | by | now | status |", "|---|---|---:|---|"]
