@@ -20,6 +20,10 @@ class Outcome(str, Enum):
     ERROR = "error"
 
 
+# Finding severities, least to most severe (check thresholds, "most severe first" listings).
+SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
+
+
 @dataclass(frozen=True)
 class Finding:
     """A repository measured against the policy or the org norm for one dimension."""

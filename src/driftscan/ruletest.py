@@ -48,6 +48,8 @@ class CaseResult:
         if lost:
             lines.append(f"  expected but not detected: {', '.join(lost)}")
         lines += [f"  missing evidence: {item}" for item in self.missing_evidence]
+        if self.case.why:  # what the case guards, as its author wrote it
+            lines.append(f"  why: {self.case.why}")
         return "\n".join(lines)
 
 

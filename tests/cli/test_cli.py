@@ -125,11 +125,13 @@ def test_rules_test_reports_failing_user_cases(tmp_path: Path) -> None:
     assert code == 0, out
     assert "2 passed, 0 failed" in out
     (case / "expected.yaml").write_text(
-        "cases:\n  make: {expect: []}\n  near-miss-make: {expect: []}\n"
+        "cases:\n  make: {expect: [], why: a Makefile alone is not a build}\n"
+        "  near-miss-make: {expect: []}\n"
     )
     code, out, _ = run("rules", "test", str(tmp_path / "fx"), "--rules", str(rules))
     assert code == 1
     assert "detected but not expected: make" in out and "no near-miss case for 'make'" in out
+    assert "why: a Makefile alone is not a build" in out  # a failing case says what it guards
 
 
 def test_db_upgrade_and_status(db: str) -> None:

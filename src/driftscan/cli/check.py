@@ -26,6 +26,7 @@ from driftscan.cli.common import (
     write_table,
     write_text,
 )
+from driftscan.models import SEVERITY_RANK
 from driftscan.reports import check as check_report
 
 FORMATS = ("table", "sarif", "github", "gitlab", "markdown", "json", "junit")
@@ -53,7 +54,7 @@ FORMATS = ("table", "sarif", "github", "gitlab", "markdown", "json", "junit")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option(
     "--fail-on",
-    type=click.Choice(("low", "medium", "high")),
+    type=click.Choice([s for s in SEVERITY_RANK if s != "info"]),
     default="low",
     show_default=True,
     help="Lowest severity of a new finding that fails the check.",

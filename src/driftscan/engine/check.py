@@ -14,9 +14,8 @@ from typing import Any
 from driftscan.engine.analyse import Divergence, ValueShare
 from driftscan.engine.policy import Policy, evaluate
 from driftscan.engine.rules import Rule
-from driftscan.models import Evidence, Finding, Outcome, RepoResult
+from driftscan.models import SEVERITY_RANK, Evidence, Finding, Outcome, RepoResult
 
-SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
 BASELINE_SCHEMA = "driftscan/baseline/v1"
 
 

@@ -27,8 +27,6 @@ from driftscan.engine.analyse import Divergence
 from driftscan.engine.rules import Rule
 from driftscan.models import Finding, Outcome, RepoResult, RepoStatus
 
-SEVERITIES = ("info", "low", "medium", "high")
-
 
 class PolicyError(ValueError):
     """An invalid policy file: `str()` is `path:line: reason`."""

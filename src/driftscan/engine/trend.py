@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from driftscan.engine.policy import Goal, name_matches, owners_of
-from driftscan.models import Finding
+from driftscan.models import SEVERITY_RANK, Finding
 
 NONE_VALUE = "(none)"
 BUCKETS = ("scan", "week", "month")
@@ -202,9 +202,6 @@ def trend(
     return Trend(by, tuple(chosen), tuple(series), scope)
 
 
-SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
-
-
 @dataclass(frozen=True)
 class FindingChanges:
     """Failing findings between two scans, matched on their line-free fingerprints."""
@@ -236,7 +233,7 @@ def finding_changes(
 
     def ordered(found: Iterable[Finding]) -> tuple[Finding, ...]:
         return tuple(
-            sorted(found, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.dimension, f.repo))
+            sorted(found, key=lambda f: (-SEVERITY_RANK.get(f.severity, -1), f.dimension, f.repo))
         )
 
     open_: list[OpenFinding] = []
@@ -247,7 +244,7 @@ def finding_changes(
         open_.sort(
             key=lambda o: (
                 o.first_seen,
-                SEVERITY_ORDER.get(o.finding.severity, 9),
+                -SEVERITY_RANK.get(o.finding.severity, -1),
                 o.finding.dimension,
                 o.finding.repo,
             )
