@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from networkx.utils import UnionFind
 
 from driftscan.engine.analyse import Divergence
 from driftscan.engine.infra import MINHASH_SCHEME, NUM_PERM
@@ -150,6 +149,7 @@ def find_clusters(
         for f in repo_files:
             by_kind[f.kind][f.content_hash].append((repo, f))
     from datasketch import MinHashLSH
+    from networkx.utils import UnionFind  # clustering only: kept out of start-up
 
     clusters = []
     for kind, contents in by_kind.items():
