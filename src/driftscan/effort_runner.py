@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from driftscan.engine.analyse import divergence
+from collections.abc import Sequence
+
+from driftscan.engine.analyse import Divergence, divergence
 from driftscan.engine.effort import explain_differences, find_clusters, rank, version_drift
 from driftscan.engine.policy import Policy, evaluate
 from driftscan.engine.rules import Ruleset
@@ -14,10 +16,17 @@ EXPLAINED_CLUSTERS = 50  # differing lines are computed for the clusters a repor
 
 
 def record_findings(
-    store: Store, scan: ScanSummary, ruleset: Ruleset, policy: Policy | None
+    store: Store,
+    scan: ScanSummary,
+    ruleset: Ruleset,
+    policy: Policy | None,
+    divergences: Sequence[Divergence] | None = None,
 ) -> list[Finding]:
-    """Measure every repository against the policy (or the org norm) and store the findings."""
-    findings = evaluate(ruleset.rules, scan.repos, divergence(ruleset.rules, scan.repos), policy)
+    """Measure every repository against the policy (or the org norm) and store the findings.
+    `divergences`: the scan's, when the caller has them already."""
+    if divergences is None:
+        divergences = divergence(ruleset.rules, scan.repos)
+    findings = evaluate(ruleset.rules, scan.repos, divergences, policy)
     store.record_findings(scan.id, findings)
     return findings
 
@@ -35,7 +44,7 @@ def build_effort_report(
     clusters = [explain_differences(c, texts) for c in shown] + clusters[EXPLAINED_CLUSTERS:]
     drift = version_drift(versions)
     divergences = divergence(ruleset.rules, scan.repos)
-    findings = record_findings(store, scan, ruleset, policy)
+    findings = record_findings(store, scan, ruleset, policy, divergences)
     owners = {r.name: (policy.owners_of(r) if policy else r.owners) for r in scan.repos}
     return EffortReport(
         scan=scan,

@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 
 from driftscan import __version__
 from driftscan.effort_runner import build_effort_report
-from driftscan.engine.analyse import divergence
 from driftscan.engine.policy import Policy, policy_targets
 from driftscan.engine.rules import Ruleset
 from driftscan.engine.trend import FindingChanges, finding_changes, goal_progress, trend
@@ -30,7 +29,6 @@ def build_html_data(
 ) -> HtmlReportData:
     """Everything the page shows for `scan`. Trends run over the stored complete scans up to
     and including it (an older scan's report does not show its future)."""
-    divergences = divergence(ruleset.rules, scan.repos)
     # First: like `driftscan report effort`, this records the scan's findings against the
     # policy (or the org norm), so the findings trend's last point matches this page.
     effort = build_effort_report(store, scan, ruleset, policy)
@@ -39,9 +37,8 @@ def build_html_data(
     scans = [s for s in scans if s.scan_id <= scan.id]
     values_trend = trend(scans, values, "scan", covered, last=points)
 
-    finding_scans = [s for s in store.trend_scans() if s.scan_id <= scan.id]
-    counts = store.finding_counts([s.scan_id for s in finding_scans])
-    findings_trend = trend(finding_scans, counts, "scan", last=points)
+    counts = store.finding_counts([s.scan_id for s in scans])
+    findings_trend = trend(scans, counts, "scan", last=points)
     changes: FindingChanges | None = None
     if len(findings_trend.buckets) > 1:
         first, newest = findings_trend.buckets[0], findings_trend.buckets[-1]
@@ -58,7 +55,7 @@ def build_html_data(
     goals = [goal_progress(goal, values_trend) for goal in targets]
     return HtmlReportData(
         scan=scan,
-        divergences=divergences,
+        divergences=effort.divergences,
         trends=values_trend,
         finding_trend=findings_trend,
         goals=goals,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from driftscan.cli.common import write_table, write_text
-from driftscan.engine.analyse import divergence
+from driftscan.engine.analyse import Divergence, divergence
 from driftscan.engine.policy import Policy
 from driftscan.engine.rules import Ruleset
 from driftscan.models import ScanSummary
@@ -17,8 +18,15 @@ FORMATS = ("table", "json", "markdown")
 REPORT_FORMATS = (*FORMATS, "html")  # html reads the scan history too: `driftscan report` only
 
 
-def emit(scan: ScanSummary, ruleset: Ruleset, fmt: str, output: Path | None) -> None:
-    divergences = divergence(ruleset.rules, scan.repos)
+def emit(
+    scan: ScanSummary,
+    ruleset: Ruleset,
+    fmt: str,
+    output: Path | None,
+    divergences: Sequence[Divergence] | None = None,
+) -> None:
+    if divergences is None:
+        divergences = divergence(ruleset.rules, scan.repos)
     if fmt == "table":
         write_table(output, lambda console: console_report.render(console, scan, divergences))
     elif fmt == "json":

@@ -28,6 +28,7 @@ from driftscan.cli.common import (
 from driftscan.cli.forge import ForgeRequest, forge_options
 from driftscan.cli.output import FORMATS, emit
 from driftscan.effort_runner import record_findings
+from driftscan.engine.analyse import divergence
 from driftscan.forge_runner import ForgeScanOptions, run_forge_scan
 from driftscan.models import ReadError, RepoResult, ScanOutcome
 from driftscan.runner import ScanOptions, run_scan
@@ -164,11 +165,12 @@ def scan(
             soft_wrap=True,
         )
     summary = store.load_scan(outcome.scan_id)
-    record_findings(store, summary, ruleset, policy)
+    divergences = divergence(ruleset.rules, summary.repos)
+    record_findings(store, summary, ruleset, policy, divergences)
     if summary.note and not quiet:
         err.print(summary.note, style="yellow", highlight=False, soft_wrap=True)
     if fmt != "none":
-        emit(summary, ruleset, fmt, output)
+        emit(summary, ruleset, fmt, output, divergences)
     if outcome.status != "complete" or (strict and outcome.errors):
         raise SystemExit(EXIT_FAILED)
     raise SystemExit(EXIT_OK)
