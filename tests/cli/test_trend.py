@@ -224,4 +224,7 @@ def test_time_to_converge_on_the_policy(history: str, tmp_path: Path) -> None:
     assert preferred["met"] is False and preferred["current"] < 1
     code, out = cli(*args)
     assert code == 0 and "goals and policy targets" in out and "converged" in out
-    assert "converging (est." in out or "not converging" in out
+    # github-actions rose between the scans; jenkins held steady, so it is not converging
+    assert "converging (est." in out and "not converging" in out
+    assert preferred["projected"] is not None
+    assert targets["ci.system jenkins <= 0 repos"]["projected"] is None
