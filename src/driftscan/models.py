@@ -114,6 +114,13 @@ class ReadError(Exception):
     """A file could not be read; the message is the precise reason, safe to store."""
 
 
+class Unanswered(ReadError):
+    """The forge or git gave no usable answer (rate limit, timeout, 5xx after retries, a
+    GraphQL error): what was asked is unseen. Never evidence of absence: a repository with an
+    unanswered read is recorded incomplete, is never reused as unchanged, and `--resume`
+    reads it again."""
+
+
 class RepoSource(Protocol):
     """A read-only view of one repository, wherever its files live."""
 

@@ -42,6 +42,7 @@ from driftscan.models import (
     Listing,
     Problem,
     ReadError,
+    Unanswered,
     RepoMeta,
     RepoResult,
     RepoSource,
@@ -160,6 +161,7 @@ class RepoContext:
         self.meta = meta
         self.max_file_size = max_file_size
         self.problems: dict[str, Problem] = {}
+        self.unanswered = False  # a read got no answer: the repository was not fully seen
         self._text: dict[str, str | None] = {}
         self._active: dict[str, str | None] = {}
         self._docs: dict[str, list[Document]] = {}
@@ -198,6 +200,10 @@ class RepoContext:
             return None
         try:
             data = self._read(path)
+        except Unanswered as exc:
+            self.unanswered = True
+            self._problem(path, f"not read (no answer): {exc}")
+            return None
         except ReadError as exc:
             self._problem(path, f"not read: {exc}")
             return None
@@ -522,6 +528,13 @@ def detect_repo(
         source.prefetch,
     )
     facts = detect_facts(compiled.ruleset.rules, ctx)
+    owners = _owners(ctx)
+    versions = _versions(ctx) if options.effort else ()
+    infra_files = (
+        infra.infra_files(ctx.reading(ctx.paths_any(INFRA_GLOBS)), ctx.text, source.name)
+        if options.effort
+        else ()
+    )
     return RepoResult(
         source.name,
         source.location,
@@ -529,12 +542,11 @@ def detect_repo(
         RepoStatus.OK,
         facts=facts,
         problems=listing.problems + tuple(ctx.problems.values()),
-        complete=listing.complete,
-        owners=_owners(ctx),
-        versions=_versions(ctx) if options.effort else (),
-        infra=infra.infra_files(ctx.reading(ctx.paths_any(INFRA_GLOBS)), ctx.text, source.name)
-        if options.effort
-        else (),
+        # after every read: a read that got no answer anywhere leaves the repository unseen
+        complete=listing.complete and not ctx.unanswered,
+        owners=owners,
+        versions=versions,
+        infra=infra_files,
     )
 
 

@@ -41,6 +41,10 @@ class ScanRow(Base):
     sources: Mapped[list[str]] = mapped_column(JSON)
     repo_count: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)  # why a scan is incomplete, how to resume
+    # The lease of a running scan: "host:pid" of the process writing it and when it last said
+    # it is alive. A `running` scan whose heartbeat is stale is shown as `interrupted`.
+    owner: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None]
 
 
 class RepoRow(Base):
@@ -152,7 +156,8 @@ class InfraContentRow(Base):
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     lines: Mapped[int] = mapped_column(Integer)
-    text_z: Mapped[bytes] = mapped_column(LargeBinary)  # zlib
+    # zlib of the redacted normalised text; NULL where migration 0009 purged an old copy
+    text_z: Mapped[bytes | None] = mapped_column(LargeBinary)
     minhash: Mapped[bytes] = mapped_column(LargeBinary)
 
 
