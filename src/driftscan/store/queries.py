@@ -607,7 +607,8 @@ class Store:
                         InfraContentRow.hash.in_(unique[start : start + 500])
                     )
                 ):
-                    out[row.hash] = zlib.decompress(row.text_z).decode()
+                    if row.text_z is not None:  # purged by migration 0009 until seen again
+                        out[row.hash] = zlib.decompress(row.text_z).decode()
         return out
 
     def finish_scan(self, scan_id: int, status: str, note: str | None = None) -> None:
