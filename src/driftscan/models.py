@@ -214,3 +214,4 @@ class ScanOutcome:
     reused: int
     status: str
     seconds: float
+    partial: int = 0  # stored with a recorded reason for what could not be read

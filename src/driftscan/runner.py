@@ -155,7 +155,7 @@ def run_scan(
     tasks = [
         (spec, known[spec.location].head if spec.location in known else None) for spec in specs
     ]
-    done = errors = reused = 0
+    done = errors = reused = partial = 0
     batch: list[RepoResult] = []
     last_flush = time.monotonic()
     status = "failed"
@@ -163,6 +163,7 @@ def run_scan(
         for result in _results(tasks, compiled, options):
             done += 1
             errors += result.status is RepoStatus.ERROR
+            partial += result.status is not RepoStatus.ERROR and not result.complete
             reused += result.reused
             batch.append(result)
             if progress is not None:
@@ -179,4 +180,6 @@ def run_scan(
         raise
     finally:
         store.finish_scan(scan_id, status)
-    return ScanOutcome(scan_id, done, errors, reused, status, time.monotonic() - started)
+    return ScanOutcome(
+        scan_id, done, errors, reused, status, time.monotonic() - started, partial
+    )

@@ -71,7 +71,11 @@ ProgressFn = Callable[[RepoResult, int, int], None]
     is_flag=True,
     help="Detect again even where a repository's head and the rules are unchanged.",
 )
-@click.option("--strict", is_flag=True, help="Exit 1 when any repository could not be scanned.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when any repository could not be scanned or was only partly read.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary line.")
 @click.option("--verbose", "-v", is_flag=True, help="One line per repository on standard error.")
 @handle_errors
@@ -159,7 +163,8 @@ def scan(
         requests = f", {client.log.total} API requests" if forge.wanted else ""
         err.print(
             f"scanned {outcome.repos} repositories in {outcome.seconds:.1f}s "
-            f"({outcome.errors} could not be scanned, {outcome.reused} unchanged and reused"
+            f"({outcome.errors} could not be scanned, {outcome.partial} partly read, "
+            f"{outcome.reused} unchanged and reused"
             f"{requests}) -> scan #{outcome.scan_id} ({outcome.status}) in {safe_url(store.url)}",
             highlight=False,
             soft_wrap=True,
@@ -171,7 +176,7 @@ def scan(
         err.print(summary.note, style="yellow", highlight=False, soft_wrap=True)
     if fmt != "none":
         emit(summary, ruleset, fmt, output, divergences)
-    if outcome.status != "complete" or (strict and outcome.errors):
+    if outcome.status != "complete" or (strict and (outcome.errors or outcome.partial)):
         raise SystemExit(EXIT_FAILED)
     raise SystemExit(EXIT_OK)
 
