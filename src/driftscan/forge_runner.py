@@ -71,14 +71,15 @@ def run_forge_scan(
     )
     known: dict[str, KnownHead] = store.known_heads(ruleset.digest) if options.reuse else {}
     skipped: Counter[str] = Counter()
-    done = errors = reused = 0
+    done = errors = reused = partial = 0
     total = 0
 
     def emit(batch: list[RepoResult]) -> None:
-        nonlocal done, errors, reused
+        nonlocal done, errors, reused, partial
         for result in batch:
             done += 1
             errors += result.status is RepoStatus.ERROR
+            partial += result.status is not RepoStatus.ERROR and not result.complete
             reused += result.reused
             if progress is not None:
                 progress(result, done, total)
@@ -124,7 +125,9 @@ def run_forge_scan(
             "command with --resume to finish this scan."
         )
         store.finish_scan(scan_id, "incomplete", note)
-        return ScanOutcome(scan_id, done, errors, reused, "incomplete", time.monotonic() - started)
+        return ScanOutcome(
+            scan_id, done, errors, reused, "incomplete", time.monotonic() - started, partial
+        )
     except KeyboardInterrupt:
         store.finish_scan(scan_id, "incomplete", "interrupted; rerun with --resume to finish")
         raise
@@ -136,7 +139,9 @@ def run_forge_scan(
         parts = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
         skip_note = f"skipped by filters: {parts}"
     store.finish_scan(scan_id, "complete", skip_note)
-    return ScanOutcome(scan_id, done, errors, reused, "complete", time.monotonic() - started)
+    return ScanOutcome(
+        scan_id, done, errors, reused, "complete", time.monotonic() - started, partial
+    )
 
 
 def _scan_chunk(
