@@ -203,6 +203,16 @@ class ScanSummary:
     repos: tuple[RepoResult, ...] = field(default=())
     note: str | None = None  # why a scan stopped early and how to finish it
 
+    @property
+    def failed(self) -> int:
+        """Repositories that could not be scanned (each with its recorded error)."""
+        return sum(r.status is RepoStatus.ERROR for r in self.repos)
+
+    @property
+    def partial(self) -> int:
+        """Repositories stored with something the rules need left unread (with reasons)."""
+        return sum(r.status is not RepoStatus.ERROR and not r.complete for r in self.repos)
+
 
 @dataclass(frozen=True)
 class ScanOutcome:

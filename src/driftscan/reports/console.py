@@ -21,7 +21,7 @@ def _bar(share: float) -> Text:
 
 
 def header(scan: ScanSummary) -> Text:
-    errors = sum(r.status is RepoStatus.ERROR for r in scan.repos)
+    errors, partial = scan.failed, scan.partial
     reused = sum(r.reused for r in scan.repos)
     text = Text()
     text.append(f"driftscan · scan #{scan.id} · ", style="bold")
@@ -30,6 +30,8 @@ def header(scan: ScanSummary) -> Text:
     text.append(f" · {scan.started_at} · {len(scan.repos)} repositories")
     if errors:
         text.append(f" ({errors} could not be scanned)", style="red")
+    if partial:
+        text.append(f" ({partial} partly read)", style="yellow")
     if reused:
         text.append(f" · {reused} unchanged, facts reused")
     text.append(f" · ruleset {scan.ruleset_digest[:8]}", style="dim")

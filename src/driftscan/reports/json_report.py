@@ -74,6 +74,8 @@ def report_dict(scan: ScanSummary, divergences: Sequence[Divergence]) -> dict[st
             "ruleset_digest": scan.ruleset_digest,
             "sources": list(scan.sources),
             "note": scan.note,
+            "repos_failed": scan.failed,
+            "repos_partial": scan.partial,
         },
         "repos": [repo_dict(r) for r in scan.repos],
         "dimensions": [divergence_dict(d) for d in divergences],

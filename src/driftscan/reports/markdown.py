@@ -13,12 +13,12 @@ def _cell(text: str) -> str:
 
 
 def render(scan: ScanSummary, divergences: Sequence[Divergence]) -> str:
-    errors = sum(r.status is RepoStatus.ERROR for r in scan.repos)
     lines = [
         f"# driftscan report — scan #{scan.id}",
         "",
         f"Status **{scan.status}** · started {scan.started_at} · {len(scan.repos)} repositories"
-        + (f" ({errors} could not be scanned)" if errors else "")
+        + (f" ({scan.failed} could not be scanned)" if scan.failed else "")
+        + (f" ({scan.partial} partly read)" if scan.partial else "")
         + f" · ruleset `{scan.ruleset_digest[:8]}`",
         "",
     ]
