@@ -22,6 +22,7 @@ from driftscan.collectors.git import redact_url
 from driftscan.engine.detect import CompiledRuleset, DetectOptions, detect_repo
 from driftscan.engine.rules import Ruleset
 from driftscan.models import ReadError, RepoMeta, RepoResult, RepoStatus, ScanOutcome
+from driftscan.pathnames import escape_name
 from driftscan.store.queries import KnownHead, Store
 
 BATCH_SIZE = 50
@@ -151,7 +152,9 @@ def run_scan(
     specs = list(specs) if specs is not None else discover(targets)
     compiled = CompiledRuleset.compile(ruleset)
     known: dict[str, KnownHead] = store.known_heads(ruleset.digest) if options.reuse else {}
-    scan_id = store.begin_scan([redact_url(t) for t in targets], ruleset.digest, __version__)
+    # A typed folder name may hold any bytes: store its text form (pathnames), like locations.
+    sources = [escape_name(redact_url(t)) for t in targets]
+    scan_id = store.begin_scan(sources, ruleset.digest, __version__)
     tasks = [
         (spec, known[spec.location].head if spec.location in known else None) for spec in specs
     ]

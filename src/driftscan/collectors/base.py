@@ -9,11 +9,16 @@ from pathlib import Path
 from driftscan.collectors.git import ClonedSource, GitSource, find_git_dir, is_git_url, redact_url
 from driftscan.collectors.local import DirSource
 from driftscan.models import Listing, ReadError, RepoMeta, RepoSource
+from driftscan.pathnames import escape_name, os_name
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A picklable description of one repository to scan (sent to worker processes)."""
+    """A picklable description of one repository to scan (sent to worker processes).
+
+    Folder locations, names and git_dir are text (driftscan.pathnames): what is stored and
+    shown, and what reuse compares with stored locations; open_source maps them back to the
+    real names. A `url` location is the URL to clone, as given."""
 
     kind: str  # dir | git | url | missing
     location: str
@@ -31,34 +36,41 @@ def discover(targets: Sequence[str]) -> list[SourceSpec]:
         if is_git_url(target):
             shown = redact_url(target)
             name = shown.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git")
-            specs.append(SourceSpec("url", target, name))
+            specs.append(SourceSpec("url", target, escape_name(name)))
             continue
         path = Path(target).expanduser()
         if not path.exists():
-            specs.append(SourceSpec("missing", str(path), path.name, reason="no such path"))
+            specs.append(_missing(path, "no such path"))
             continue
         if not path.is_dir():
-            specs.append(SourceSpec("missing", str(path), path.name, reason="not a folder"))
+            specs.append(_missing(path, "not a folder"))
             continue
         path = path.resolve()
         git_dir = find_git_dir(path)
         if git_dir is not None:
-            specs.append(SourceSpec("git", str(path), _name(path), str(git_dir)))
+            specs.append(_git_spec(path, git_dir))
             continue
         children = []
         for child in sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink()):
             child_git = find_git_dir(child)
             if child_git is not None and not child.name.startswith("."):
-                children.append(SourceSpec("git", str(child), _name(child), str(child_git)))
-        specs.extend(children or [SourceSpec("dir", str(path), path.name)])
+                children.append(_git_spec(child, child_git))
+        specs.extend(
+            children or [SourceSpec("dir", escape_name(str(path)), escape_name(path.name))]
+        )
     unique: dict[str, SourceSpec] = {}
     for spec in specs:
         unique.setdefault(spec.location, spec)
     return list(unique.values())
 
 
-def _name(path: Path) -> str:
-    return path.name.removesuffix(".git")
+def _git_spec(path: Path, git_dir: Path) -> SourceSpec:
+    name = escape_name(path.name.removesuffix(".git"))
+    return SourceSpec("git", escape_name(str(path)), name, escape_name(str(git_dir)))
+
+
+def _missing(path: Path, reason: str) -> SourceSpec:
+    return SourceSpec("missing", escape_name(str(path)), escape_name(path.name), reason=reason)
 
 
 class MissingSource:
@@ -94,15 +106,20 @@ class MissingSource:
 def open_source(spec: SourceSpec, max_file_size: int) -> RepoSource:
     if spec.kind == "git":
         return GitSource(
-            Path(spec.location), Path(spec.git_dir), spec.name, max_file_size=max_file_size
+            Path(os_name(spec.location)),
+            Path(os_name(spec.git_dir)),
+            spec.name,
+            max_file_size=max_file_size,
         )
     if spec.kind == "dir":
-        return DirSource(Path(spec.location), spec.name, max_file_size)
+        return DirSource(Path(os_name(spec.location)), spec.name, max_file_size)
     if spec.kind == "url":
         try:
             return ClonedSource(spec.location, max_file_size, spec.name)
         except ReadError as exc:
             return MissingSource(
-                SourceSpec("missing", redact_url(spec.location), spec.name, reason=str(exc))
+                SourceSpec(
+                    "missing", escape_name(redact_url(spec.location)), spec.name, reason=str(exc)
+                )
             )
     return MissingSource(spec)

@@ -23,9 +23,10 @@ from driftscan.collectors.local import (
     SKIPPED_DIRS,
     ProblemLog,
     is_readable_entry,
-    safe_relative,
+    raw_relative,
 )
 from driftscan.models import FileEntry, Listing, ReadError, RepoMeta
+from driftscan.pathnames import escape_bytes, escape_name
 
 GIT_TIMEOUT = 120  # seconds for any one git command
 TREE_BATCH = 500  # requests per write: ~20 KB, well inside a pipe buffer (no deadlock)
@@ -113,9 +114,14 @@ def run_git(
     except subprocess.TimeoutExpired:
         raise ReadError(f"git {args[0]} timed out after {timeout}s") from None
     if proc.returncode != 0:
-        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ReadError(f"git {args[0]} failed: {message[-1] if message else proc.returncode}")
+        raise ReadError(f"git {args[0]} failed: {_last_line(proc.stderr) or proc.returncode}")
     return proc.stdout
+
+
+def _last_line(err: bytes) -> str:
+    """git's last message line as safe text: it may quote a path of any bytes (pathnames)."""
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    return escape_bytes(lines[-1]) if lines else ""
 
 
 def find_git_dir(path: Path) -> Path | None:
@@ -124,7 +130,7 @@ def find_git_dir(path: Path) -> Path | None:
     if dot_git.is_dir():
         return dot_git
     if dot_git.is_file():  # a linked work tree or submodule: `gitdir: <path>`
-        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+        text = os.fsdecode(dot_git.read_bytes().strip())  # the path's own bytes, not U+FFFD
         if text.startswith("gitdir:"):
             target = Path(text.removeprefix("gitdir:").strip())
             return (path / target).resolve() if not target.is_absolute() else target
@@ -149,8 +155,9 @@ class GitSource:
         self.revision = revision  # what is scanned: HEAD, or any commit-ish (a PR's base)
         self.path = path.resolve()
         self.git_dir = git_dir
-        self._name = name or self.path.name.removesuffix(".git")
-        self._location = location or str(self.path)
+        # name and location are text (driftscan.pathnames); path and git_dir are real names
+        self._name = name or escape_name(self.path.name.removesuffix(".git"))
+        self._location = location or escape_name(str(self.path))
         self._oids: dict[str, str] = {}
         self._missing: set[str] = set()
         self._cache: dict[str, bytes | ReadError] = {}
@@ -337,7 +344,7 @@ class GitSource:
         proc = self._process()
         stdin, stdout = _pipes(proc)
         try:
-            stdin.write(name.encode() + b"\n")
+            stdin.write(os.fsencode(name) + b"\n")  # a revision as typed, whatever its bytes
             stdin.flush()
             raw = stdout.readline()
         except OSError:  # BrokenPipeError included: the process is gone
@@ -353,11 +360,10 @@ class GitSource:
     def _death_reason(proc: subprocess.Popen[bytes]) -> str:
         try:
             proc.wait(timeout=5)
-            err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+            err = proc.stderr.read() if proc.stderr else b""
         except (OSError, subprocess.TimeoutExpired):
-            err = ""
-        lines = [line for line in err.strip().splitlines() if line]
-        return lines[-1] if lines else f"git exited with {proc.returncode}"
+            err = b""
+        return _last_line(err) or f"git exited with {proc.returncode}"
 
     def _skip(self, size: int) -> None:
         """Drain an object we do not want (and its trailing newline) in bounded chunks."""
@@ -370,7 +376,7 @@ class GitSource:
             remaining -= len(chunk)
 
     def read(self, path: str) -> bytes:
-        safe_relative(path)
+        raw_relative(path)  # refused like a folder's paths; blobs are then found by listed text
         cached = self._cache.pop(path, None)  # each file is read once: free it as it goes
         if isinstance(cached, ReadError):
             raise cached
@@ -413,7 +419,7 @@ def _parse_tree(data: bytes, hash_bytes: int) -> list[tuple[str, str, str]]:
         space = data.index(b" ", pos)
         nul = data.index(b"\0", space)
         end = nul + 1 + hash_bytes
-        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+        name = escape_bytes(data[space + 1 : nul])  # lossless text (pathnames): any bytes
         entries.append((data[pos:space].decode(), name, data[nul + 1 : end].hex()))
         pos = end
     return entries
@@ -450,7 +456,13 @@ class ClonedSource(GitSource):
         self.tmp = Path(tempfile.mkdtemp(prefix="driftscan-clone-"))
         shown = redact_url(url)
         repo_name = name or shown.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-        super().__init__(self.tmp, self.tmp, repo_name.removesuffix(".git"), shown, max_file_size)
+        super().__init__(
+            self.tmp,
+            self.tmp,
+            escape_name(repo_name.removesuffix(".git")),
+            escape_name(shown),
+            max_file_size,
+        )
         self._cloned = False
 
     def _ensure_clone(self) -> None:

@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 from driftscan.models import FileEntry, Listing, Problem, ReadError, RepoMeta
+from driftscan.pathnames import escape_name, os_name
 
 # Folders never walked: tool caches and dependency trees. Their content is not the
 # repository's own configuration (CATALOGUE.md) and can be huge.
@@ -44,6 +45,21 @@ def safe_relative(path: str) -> str:
     if any(part in ("..", "") for part in path.split("/")):
         raise ReadError(f"refused path {path!r}: it climbs out of or is not inside the repository")
     return path
+
+
+def raw_relative(path: str) -> str:
+    """The real name (for os, pathlib and git) of a path listed in its escaped text form (see
+    driftscan.pathnames), refused like `safe_relative` when it could leave the repository. A
+    backslash is an ordinary character of a POSIX name: the text form writes it `\\\\`."""
+    try:
+        raw = os_name(path)
+    except ValueError:
+        raise ReadError(f"refused path {escape_name(path)!r}: not a listed path") from None
+    if not raw or raw.startswith("/") or "\0" in raw:
+        raise ReadError(f"refused path {path!r}: not a relative POSIX path")
+    if any(part in ("..", "") for part in raw.split("/")):
+        raise ReadError(f"refused path {path!r}: it climbs out of or is not inside the repository")
+    return raw
 
 
 class ProblemLog:
@@ -85,7 +101,7 @@ class DirSource:
 
     def __init__(self, root: Path, name: str | None = None, max_file_size: int = 1 << 20) -> None:
         self.root = root.resolve()
-        self._name = name or root.resolve().name
+        self._name = name or escape_name(self.root.name)  # name: already text (pathnames)
         self.max_file_size = max_file_size
 
     @property
@@ -94,7 +110,7 @@ class DirSource:
 
     @property
     def location(self) -> str:
-        return str(self.root)
+        return escape_name(str(self.root))
 
     def meta(self) -> RepoMeta:
         return RepoMeta()
@@ -107,34 +123,36 @@ class DirSource:
 
     def list_files(self) -> Listing:
         if not self.root.is_dir():
-            raise ReadError(f"{self.root} is not a folder")
+            raise ReadError(f"{self.location} is not a folder")
         files: list[FileEntry] = []
         problems = ProblemLog()
         complete = True
-        stack = [""]
+        # (real relative folder for os calls, its text form for the listing and problems)
+        stack = [("", "")]
         while stack:
-            rel_dir = stack.pop()
+            rel_dir, shown_dir = stack.pop()
             try:
                 entries = sorted(os.scandir(self.root / rel_dir), key=lambda e: e.name)
             except OSError as exc:
-                problems.add(rel_dir, f"folder not listed: {exc.strerror or exc}")
+                problems.add(shown_dir, f"folder not listed: {exc.strerror or exc}")
                 continue
             for entry in entries:
                 rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                shown = f"{shown_dir}/{escape_name(entry.name)}" if rel_dir else escape_name(rel)
                 try:
                     info = entry.stat(follow_symlinks=False)
                 except OSError as exc:
-                    problems.add(rel, f"not listed: {exc.strerror or exc}")
+                    problems.add(shown, f"not listed: {exc.strerror or exc}")
                     continue
                 if stat.S_ISLNK(info.st_mode):
-                    self._symlink(rel, files, problems)
+                    self._symlink(rel, shown, files, problems)
                 elif stat.S_ISDIR(info.st_mode):
                     if entry.name not in SKIPPED_DIRS:
-                        stack.append(rel)
+                        stack.append((rel, shown))
                 elif stat.S_ISREG(info.st_mode):
-                    files.append(FileEntry(rel, info.st_size))
+                    files.append(FileEntry(shown, info.st_size))
                 else:
-                    problems.add(rel, "not a regular file (FIFO, socket or device); never opened")
+                    problems.add(shown, "not a regular file (FIFO, socket or device); never opened")
                 if len(files) >= MAX_FILES:
                     complete = False
                     problems.add("", f"listing stopped at {MAX_FILES} files")
@@ -143,18 +161,18 @@ class DirSource:
         files.sort(key=lambda f: f.path)
         return Listing(tuple(files), problems.done(), complete)
 
-    def _symlink(self, rel: str, files: list[FileEntry], problems: ProblemLog) -> None:
+    def _symlink(self, rel: str, shown: str, files: list[FileEntry], problems: ProblemLog) -> None:
         target = self._inside(rel)
         if target is None:
-            problems.add(rel, "symbolic link to a target outside the repository; not followed")
+            problems.add(shown, "symbolic link to a target outside the repository; not followed")
             return
         try:
             info = target.stat()
         except OSError:
-            problems.add(rel, "broken symbolic link; not followed")
+            problems.add(shown, "broken symbolic link; not followed")
             return
         if stat.S_ISREG(info.st_mode):
-            files.append(FileEntry(rel, info.st_size))
+            files.append(FileEntry(shown, info.st_size))
         # A link to a folder inside the root is not walked: its files are listed where they are.
 
     def _inside(self, rel: str) -> Path | None:
@@ -165,8 +183,7 @@ class DirSource:
         return resolved if resolved.is_relative_to(self.root) else None
 
     def read(self, path: str) -> bytes:
-        safe_relative(path)
-        target = self._inside(path)
+        target = self._inside(raw_relative(path))
         if target is None:
             raise ReadError("resolves outside the repository; not read")
         try:
@@ -207,7 +224,7 @@ class IndexSource(DirSource):
             except OSError:
                 continue  # staged for deletion
             if stat.S_ISREG(info.st_mode):
-                files.append(FileEntry(path, info.st_size))
+                files.append(FileEntry(escape_name(path), info.st_size))
             elif stat.S_ISLNK(info.st_mode):
-                problems.add(path, "symbolic link; not followed")
+                problems.add(escape_name(path), "symbolic link; not followed")
         return Listing(tuple(files), problems.done())
