@@ -89,9 +89,23 @@ def _org_context(
                 f"{baseline}: malformed baseline ({type(exc).__name__}: {exc})"
             ) from None
     if store is not None:
-        scan = store.load_scan()
+        scan_id = store.newest_complete_scan_id()  # never a failed or interrupted scan
+        if scan_id is None:
+            return [], "no complete scan stored"
+        scan = store.load_scan(scan_id)
         return divergence(ruleset.rules, scan.repos), f"scan #{scan.id}"
     return [], "policy only"
+
+
+def _work_tree_root(path: Path) -> Path | None:
+    """The top of the git work tree holding `path` (a check run from a subfolder checks the
+    whole repository, as git itself would), else None."""
+    try:
+        out = run_git("-C", str(path), "rev-parse", "--show-toplevel")
+    except ReadError:
+        return None  # not inside a work tree (a plain folder, or a bare repository)
+    top = out.decode("utf-8", "surrogateescape").strip()
+    return Path(top).resolve() if top else None
 
 
 def run_check(
@@ -111,6 +125,10 @@ def run_check(
         raise CheckError(f"{path} is not a folder")
     root = path.resolve()
     git_dir = find_git_dir(root)
+    if git_dir is None:
+        top = _work_tree_root(root)
+        if top is not None and find_git_dir(top) is not None:
+            root, git_dir = top, find_git_dir(top)
     compiled = CompiledRuleset.compile(ruleset)
     options = DetectOptions(max_file_size, salt, effort=False)
     repo_policy = root / REPO_POLICY

@@ -44,7 +44,9 @@ def build_effort_report(
     clusters = [explain_differences(c, texts) for c in shown] + clusters[EXPLAINED_CLUSTERS:]
     drift = version_drift(versions)
     divergences = divergence(ruleset.rules, scan.repos)
-    findings = record_findings(store, scan, ruleset, policy, divergences)
+    # A view, computed in memory: only `scan` records findings, so a report against another
+    # policy never rewrites the history that trends and "fixed since" are counted from.
+    findings = evaluate(ruleset.rules, scan.repos, divergences, policy)
     owners = {r.name: (policy.owners_of(r) if policy else r.owners) for r in scan.repos}
     return EffortReport(
         scan=scan,

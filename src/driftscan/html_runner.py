@@ -29,8 +29,8 @@ def build_html_data(
 ) -> HtmlReportData:
     """Everything the page shows for `scan`. Trends run over the stored complete scans up to
     and including it (an older scan's report does not show its future)."""
-    # First: like `driftscan report effort`, this records the scan's findings against the
-    # policy (or the org norm), so the findings trend's last point matches this page.
+    # Like `driftscan report effort`: the findings against this policy (or the org norm) are
+    # a view of this page; the findings trend and "fixed since" count what `scan` recorded.
     effort = build_effort_report(store, scan, ruleset, policy)
 
     scans, values, covered = store.trend_counts()

@@ -12,17 +12,20 @@ from driftscan.check_runner import CheckError, export_baseline, run_check
 from driftscan.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     db_option,
     fail,
     fingerprint_salt,
     get_policy,
     get_ruleset,
     handle_errors,
+    load_report_scan,
     open_store,
     output_option,
     parse_size,
     policy_option,
     rules_option,
+    stderr_console,
     write_table,
     write_text,
 )
@@ -60,6 +63,12 @@ FORMATS = ("table", "sarif", "github", "gitlab", "markdown", "json", "junit")
     help="Lowest severity of a new finding that fails the check.",
 )
 @click.option("--max-file-size", default="1MiB", show_default=True)
+@click.option(
+    "--require-norm",
+    is_flag=True,
+    help="Exit 2 when there is no norm to compare with (no policy, baseline or stored scan) "
+    "instead of passing with a note.",
+)
 @output_option
 @policy_option
 @db_option
@@ -74,6 +83,7 @@ def check(
     fmt: str,
     fail_on: str,
     max_file_size: str,
+    require_norm: bool,
     output: Path | None,
     policy_file: Path | None,
     db_url: str | None,
@@ -83,11 +93,14 @@ def check(
 
     Detection runs on the base and on the head; findings the base already had are counted
     but never fail. The org norm comes from --baseline (no database or token needed) or the
-    newest scan in --db; the policy from --policy or ./driftscan.yaml; waivers may also live
-    in the repository's .driftscan.yaml.
+    newest complete scan in --db; the policy from --policy or ./driftscan.yaml; waivers may
+    also live in the repository's .driftscan.yaml. PATH may be any folder inside a git work
+    tree: the whole repository is checked. Without any norm the check says so and passes
+    (--require-norm makes that exit 2).
 
     \b
-    Exit codes: 0 no new finding at or above --fail-on; 1 there are; 2 usage or config error.
+    Exit codes: 0 no new finding at or above --fail-on; 1 there are; 2 usage or config error
+    (also: no norm with --require-norm).
 
     \b
     Examples:
@@ -119,6 +132,11 @@ def check(
         fail(str(exc))
         return
     result = run.result
+    if not result.has_norm and (require_norm or fmt != "table"):
+        # Machine formats carry the note where they can; CI logs show it on stderr too.
+        stderr_console().print(
+            f"driftscan: {check_report.NO_NORM}", style="yellow", highlight=False, soft_wrap=True
+        )
     remediation = {r.dimension: r.remediation.strip() for r in ruleset.rules}
     if fmt == "table":
         write_table(output, lambda console: check_report.render_table(console, result, fail_on))
@@ -136,6 +154,8 @@ def check(
     if fmt == "github" and summary_file:
         with Path(summary_file).open("a", encoding="utf-8") as handle:
             handle.write(check_report.render_markdown(result, fail_on))
+    if require_norm and not result.has_norm:
+        raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_FAILED if result.failing(fail_on) else EXIT_OK)
 
 
@@ -156,7 +176,9 @@ def export(
     """Write the per-dimension spread of a stored scan as JSON (driftscan/baseline/v1)."""
     store = open_store(db_url)
     text = (
-        json.dumps(export_baseline(store.load_scan(scan_id), get_ruleset(rules_dirs)), indent=2)
+        json.dumps(
+            export_baseline(load_report_scan(store, scan_id), get_ruleset(rules_dirs)), indent=2
+        )
         + "\n"
     )
     write_text(output, text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
@@ -14,14 +15,19 @@ from typing import Any, TypeVar
 import click
 from platformdirs import user_data_path
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from driftscan.cli.logs import mask_secrets
 from driftscan.engine.policy import Policy, PolicyError, load_policy
 from driftscan.engine.rules import RuleError, Ruleset, load_ruleset
+from driftscan.models import ScanSummary
 from driftscan.store.queries import Store, StoreError
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the job ran but did not succeed (see each command)
 EXIT_USAGE = 2  # bad arguments, rule file, policy or database
+EXIT_INTERNAL = 3  # an unexpected error (a bug): one line, the traceback only with --debug
 EXIT_INTERRUPTED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -133,7 +139,7 @@ def stderr_console() -> Console:
 def fail(message: str, code: int = EXIT_USAGE) -> None:
     err = stderr_console()
     err.print("error:", style="bold red", end=" ")
-    err.print(message, highlight=False, markup=False, soft_wrap=True)
+    err.print(mask_secrets(message), highlight=False, markup=False, soft_wrap=True)
     raise SystemExit(code)
 
 
@@ -150,6 +156,12 @@ def handle_errors(func: F) -> F:
             fail(str(exc))
         except PolicyError as exc:
             fail(f"invalid policy file: {exc}")
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            fail(database_error(exc))
+        except OSError as exc:
+            if exc.filename is None:
+                raise  # not about a file the user named: the last-resort handler shows it
+            fail(f"{exc.filename}: {exc.strerror or exc}")
         except KeyboardInterrupt:
             stderr_console().print("interrupted", style="yellow")
             raise SystemExit(EXIT_INTERRUPTED) from None
@@ -157,11 +169,57 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def database_error(exc: Exception) -> str:
+    """One line for a database failure the store did not describe itself: the driver's own
+    reason, without the SQL statement and parameters SQLAlchemy appends."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    reason = lines[0] if lines else type(cause).__name__
+    hint = ""
+    if "readonly" in reason or "read-only" in reason:
+        hint = " (the file, or the folder holding it, cannot be written)"
+    elif "not a database" in reason or "malformed" in reason:
+        hint = " (not a driftscan SQLite database, or a damaged one)"
+    return f"database error: {reason[:300]}{hint}"
+
+
+def check_db_url(url: str) -> None:
+    """Refuse a SQLite URL without a file (sqlite:/// or :memory:): every scan would vanish
+    when the command ends."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # the store says "cannot open database" with the reason
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        fail(
+            f"--db {url!r} names no database file, so nothing would be kept: give a path, "
+            "e.g. sqlite:///driftscan.db (or sqlite:////absolute/path/driftscan.db)"
+        )
+
+
 def open_store(db_url: str | None, create: bool = True) -> Store:
-    store = Store(db_url or default_db_url())
+    url = db_url or default_db_url()
+    check_db_url(url)
+    store = Store(url)
     if create:
         store.ensure_schema()
     return store
+
+
+def load_report_scan(store: Store, scan_id: int | None) -> ScanSummary:
+    """The scan a report asked for, else the newest complete one: a failed, interrupted or
+    running scan is never taken for "the newest" by report, baseline export or check."""
+    if scan_id is None:
+        scan_id = store.newest_complete_scan_id()
+        if scan_id is None:
+            newest = store.scans(limit=1)
+            if not newest:
+                raise StoreError("the database holds no scan yet: run `driftscan scan` first")
+            raise StoreError(
+                f"the database holds no complete scan (the newest, #{newest[0].id}, is "
+                f"{newest[0].status}): run `driftscan scan` again, or name a scan with --scan ID"
+            )
+    return store.load_scan(scan_id)
 
 
 def get_ruleset(rules_dirs: Sequence[Path]) -> Ruleset:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -26,13 +27,15 @@ from driftscan.cli.common import (
     stderr_console,
 )
 from driftscan.cli.forge import ForgeRequest, forge_options
+from driftscan.cli.logs import set_verbosity
 from driftscan.cli.output import FORMATS, emit
+from driftscan.collectors.git import is_git_url
 from driftscan.effort_runner import record_findings
 from driftscan.engine.analyse import divergence
 from driftscan.forge_runner import ForgeScanOptions, run_forge_scan
 from driftscan.models import ReadError, RepoResult, ScanOutcome
 from driftscan.runner import ScanOptions, run_scan
-from driftscan.store.queries import safe_url
+from driftscan.store.queries import Store, safe_url
 
 ProgressFn = Callable[[RepoResult, int, int], None]
 
@@ -117,6 +120,7 @@ def scan(
         )
     if sources and forge.wanted:
         fail("scan local SOURCEs and a forge in separate runs (each becomes its own scan)")
+    _refuse_missing_paths(sources)
     size_cap = parse_size(max_file_size)
     ruleset = get_ruleset(rules_dirs)
     policy = get_policy(policy_file, ruleset)  # validated before any work is done
@@ -158,7 +162,8 @@ def scan(
         def run(progress: ProgressFn | None) -> ScanOutcome:
             return run_scan(sources, store, ruleset, options, progress)
 
-    outcome = _with_progress(run, quiet, verbose, budget)
+    set_verbosity(quiet, verbose)
+    outcome = _mark_failed_when_nothing_scanned(store, _with_progress(run, quiet, verbose, budget))
     if not quiet:
         requests = f", {client.log.total} API requests" if forge.wanted else ""
         err.print(
@@ -171,7 +176,8 @@ def scan(
         )
     summary = store.load_scan(outcome.scan_id)
     divergences = divergence(ruleset.rules, summary.repos)
-    record_findings(store, summary, ruleset, policy, divergences)
+    if outcome.status != "failed":  # a failed scan has no findings to trend
+        record_findings(store, summary, ruleset, policy, divergences)
     if summary.note and not quiet:
         err.print(summary.note, style="yellow", highlight=False, soft_wrap=True)
     if fmt != "none":
@@ -179,6 +185,29 @@ def scan(
     if outcome.status != "complete" or (strict and (outcome.errors or outcome.partial)):
         raise SystemExit(EXIT_FAILED)
     raise SystemExit(EXIT_OK)
+
+
+def _refuse_missing_paths(sources: tuple[str, ...]) -> None:
+    """When no SOURCE exists there is nothing to scan: a usage error, and no scan is stored.
+    (A missing path among others is recorded on its own repository and the scan goes on.)"""
+    missing = [s for s in sources if not is_git_url(s) and not Path(s).expanduser().exists()]
+    if sources and len(missing) == len(sources):
+        fail(f"no such path: {', '.join(missing)}")
+
+
+def _mark_failed_when_nothing_scanned(store: Store, outcome: ScanOutcome) -> ScanOutcome:
+    """A scan that found no repository, or could read none of them, is `failed` (exit 1) -
+    never a "complete" scan that reports, baselines and checks would take for the newest."""
+    if outcome.status != "complete":
+        return outcome
+    if outcome.repos == 0:
+        reason = "failed: no repository was found in the given sources"
+    elif outcome.errors == outcome.repos:
+        reason = f"failed: none of the {outcome.repos} repositories could be scanned"
+    else:
+        return outcome
+    store.finish_scan(outcome.scan_id, "failed", note=reason)
+    return replace(outcome, status="failed")
 
 
 def _with_progress(

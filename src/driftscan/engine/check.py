@@ -29,6 +29,9 @@ class LocatedFinding:
 @dataclass(frozen=True)
 class CheckResult:
     findings: tuple[LocatedFinding, ...]  # failing ones only, new first
+    # False when there was nothing to compare with (no policy dimension, no org spread): an
+    # empty result then means "not checked", never "on the golden path".
+    has_norm: bool = True
 
     @property
     def new(self) -> tuple[LocatedFinding, ...]:
@@ -96,7 +99,13 @@ def check(
     located.sort(
         key=lambda lf: (not lf.new, -SEVERITY_RANK[lf.finding.severity], lf.finding.dimension)
     )
-    return CheckResult(tuple(located))
+    return CheckResult(tuple(located), has_norm(org, policy))
+
+
+def has_norm(org: Sequence[Divergence], policy: Policy | None) -> bool:
+    """Whether anything defines the golden path: a policy that declares a dimension, or the
+    org's spread over at least one repository (waivers, owners or min_share alone do not)."""
+    return bool(policy is not None and policy.dimensions) or any(d.seen for d in org)
 
 
 def _key(finding: Finding) -> tuple[str, str, str]:

@@ -184,14 +184,27 @@ def load_policy(path: Path, rules: Sequence[Rule], repo_file: bool = False) -> P
     there without `repo` covers that repository."""
     shown = str(path)
     try:
-        data = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(shown, None, f"cannot read policy file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise PolicyError(
+            shown,
+            line,
+            f"not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+        ) from None
+    try:
+        data = YAML(typ="rt").load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise PolicyError(
-            shown, mark.line + 1 if mark else None, f"invalid YAML: {getattr(exc, 'problem', exc)}"
+            shown,
+            mark.line + 1 if mark else None,
+            "invalid YAML: " + " ".join(str(getattr(exc, "problem", None) or exc).split()),
         ) from None
+    except ValueError as exc:  # the YAML loader builds dates itself: 2027-13-45 ends here
+        raise _bad_date(shown, text, exc) from None
     if data is None:
         return Policy(source=shown)
     if not isinstance(data, CommentedMap):
@@ -323,6 +336,26 @@ def load_policy(path: Path, rules: Sequence[Rule], repo_file: bool = False) -> P
         tuple((str(k), str(v)) for k, v in owners.items()),
         _goals(data, values, fail),
     )
+
+
+_DATE_LIKE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
+
+
+def _bad_date(shown: str, text: str, exc: ValueError) -> PolicyError:
+    """The line and text of the first date-shaped value that is no date (2027-13-45)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("#"):
+            continue  # a comment is never parsed
+        for match in _DATE_LIKE.finditer(line):
+            try:
+                date(*(int(part) for part in match.groups()))
+            except ValueError as reason:
+                return PolicyError(
+                    shown,
+                    number,
+                    f"{match.group(0)!r} is not a date ({reason}); dates are like 2027-03-31",
+                )
+    return PolicyError(shown, None, f"invalid value: {exc}")
 
 
 def _goals(

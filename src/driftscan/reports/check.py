@@ -4,6 +4,7 @@ GitLab Code Quality, JUnit XML, a short Markdown PR comment, JSON and a terminal
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree
@@ -20,6 +21,11 @@ SARIF_LEVEL = {"info": "note", "low": "note", "medium": "warning", "high": "erro
 GITLAB_SEVERITY = {"info": "info", "low": "minor", "medium": "major", "high": "critical"}
 GITHUB_COMMAND = {"info": "notice", "low": "notice", "medium": "warning", "high": "error"}
 MARKDOWN_CAP = 10
+NO_NORM_WHY = (
+    "no policy (--policy or ./driftscan.yaml), no --baseline and no stored scan (--db), so "
+    "nothing was checked against the org's golden path"
+)
+NO_NORM = f"no norm to compare with: {NO_NORM_WHY}"
 
 
 def _where(item: LocatedFinding) -> tuple[str, int]:
@@ -34,6 +40,9 @@ def _rule_id(item: LocatedFinding) -> str:
 
 def render_table(console: Console, result: CheckResult, threshold: str) -> None:
     failing = {id(f) for f in result.failing(threshold)}
+    if not result.has_norm:
+        console.print(Text(f"driftscan: {NO_NORM}", style="yellow"))
+        return
     if not result.findings:
         console.print(Text("driftscan: nothing off the golden path", style="green"))
         return
@@ -50,13 +59,15 @@ def render_table(console: Console, result: CheckResult, threshold: str) -> None:
         style = "red" if id(item) in failing else ("yellow" if item.new else "dim")
         path, line = _where(item)
         note = f" (waived: {f.waiver})" if f.waiver else ""
+        # Text, not str: a file named "[bold]x" or a value from a file must print literally,
+        # never as rich markup.
         table.add_row(
             Text(mark, style=style),
-            f.severity,
-            f.dimension,
-            f.value,
-            f"{path}:{line}",
-            f.message + note,
+            Text(f.severity),
+            Text(f.dimension),
+            Text(f.value),
+            Text(f"{path}:{line}"),
+            Text(f.message + note),
         )
     console.print(table)
 
@@ -82,6 +93,8 @@ def as_dict(result: CheckResult, threshold: str, base: str | None) -> dict[str, 
     return {
         "schema": CHECK_SCHEMA,
         "base": base,
+        "norm": result.has_norm,
+        "notes": [] if result.has_norm else [NO_NORM],
         "fail_on": threshold,
         "failing": len(result.failing(threshold)),
         "new": [item(i) for i in result.new],
@@ -153,15 +166,26 @@ def render_sarif(result: CheckResult, remediation: dict[str, str]) -> str:
                     }
                 },
                 "results": results,
+                **({} if result.has_norm else {"invocations": [_no_norm_invocation()]}),
             }
         ],
     }
     return json.dumps(sarif, indent=2) + "\n"
 
 
+def _no_norm_invocation() -> dict[str, Any]:
+    # SARIF 2.1.0 §3.20.21: a tool's notes about its own run, shown beside the results.
+    return {
+        "executionSuccessful": True,
+        "toolExecutionNotifications": [
+            {"level": "warning", "descriptor": {"id": "no-norm"}, "message": {"text": NO_NORM}}
+        ],
+    }
+
+
 def render_github(result: CheckResult) -> str:
     """Workflow commands: one annotation per new finding (existing ones stay quiet)."""
-    lines = []
+    lines = [] if result.has_norm else [f"::warning title=driftscan::{_escape(NO_NORM)}"]
     for item in result.new:
         f = item.finding
         path, line = _where(item)
@@ -187,6 +211,14 @@ def _escape_property(text: str) -> str:
 def _cell(text: str) -> str:
     """Markdown table cell: a pipe or a newline in a message must not break the row."""
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    """A Markdown code span around any text: a backtick in a file name must not end it
+    (CommonMark: a fence longer than any backtick run inside, padded when text touches it)."""
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def render_gitlab(result: CheckResult) -> str:
@@ -235,6 +267,10 @@ def render_junit(result: CheckResult, threshold: str) -> str:
                 "skipped",
                 message="existing or waived" if not item.new or f.waiver else "below threshold",
             )
+    if not result.has_norm:
+        case = ElementTree.SubElement(suite, "testcase", classname="driftscan", name="norm")
+        ElementTree.SubElement(case, "skipped", message=NO_NORM)
+        suite.set("tests", str(len(result.findings) + 1))
     root = ElementTree.Element("testsuites")
     root.append(suite)
     return ElementTree.tostring(root, encoding="unicode") + "\n"
@@ -243,6 +279,8 @@ def render_junit(result: CheckResult, threshold: str) -> str:
 def render_markdown(result: CheckResult, threshold: str, cap: int = MARKDOWN_CAP) -> str:
     """A short PR comment: new findings first, capped, with a count of the rest."""
     failing = result.failing(threshold)
+    if not result.has_norm:
+        return f"### driftscan: no norm to compare with\n\nThere is {NO_NORM_WHY}.\n"
     head = "### driftscan: " + (
         f"{len(failing)} new finding(s) at or above {threshold}" if failing else "no new finding"
     )
@@ -254,8 +292,9 @@ def render_markdown(result: CheckResult, threshold: str, cap: int = MARKDOWN_CAP
             f = item.finding
             path, line = _where(item)
             waived = f" _(waived: {f.waiver})_" if f.waiver else ""
+            where = _code(_cell(f"{path}:{line}"))
             lines.append(
-                f"| {f.severity} | `{f.dimension}` | `{f.value or '—'}` | `{_cell(path)}:{line}` "
+                f"| {f.severity} | `{f.dimension}` | `{f.value or '—'}` | {where} "
                 f"| {_cell(f.message + waived)} |"
             )
     rest = len(result.new) - len(shown)

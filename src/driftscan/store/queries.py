@@ -980,6 +980,20 @@ class Store:
             )
             return _summary(scan, repos)
 
+    def newest_complete_scan_id(self) -> int | None:
+        """The newest scan whose status is `complete`: what report, baseline export and check
+        take when no scan is named (a failed or interrupted scan is never "the newest")."""
+        try:
+            with Session(self.engine) as session:
+                return session.scalars(
+                    select(ScanRow.id)
+                    .where(ScanRow.status == "complete")
+                    .order_by(ScanRow.id.desc())
+                    .limit(1)
+                ).first()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
+
 
 def _statuses(include_incomplete: bool) -> tuple[str, ...]:
     return ("complete", "incomplete") if include_incomplete else ("complete",)
