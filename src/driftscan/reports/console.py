@@ -94,7 +94,8 @@ def repos_table(scan: ScanSummary) -> Table:
                 parts.append("partial view")
             notes = Text(", ".join(parts), style="yellow")
         cells = ["\n".join(columns[c]) or Text("—", style="dim") for c in CORE_CATEGORIES]
-        table.add_row(repo.name, *cells, *([notes] if notes_needed else []))
+        # Text, not str: a repository named "[red]x" prints literally, never as rich markup.
+        table.add_row(Text(repo.name), *cells, *([notes] if notes_needed else []))
     return table
 
 

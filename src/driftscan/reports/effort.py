@@ -96,7 +96,9 @@ def render_table(console: Console, report: EffortReport, top: int = 10) -> None:
     summary.add_column("score", justify="right")
     summary.add_column("why the score", overflow="fold", ratio=4)
     for i, item in enumerate(report.ranked[:top], 1):
-        summary.add_row(str(i), item.title, str(item.score), Text(item.explanation, style="dim"))
+        summary.add_row(
+            str(i), Text(item.title), str(item.score), Text(item.explanation, style="dim")
+        )
     console.print(summary)
     console.print()
     div = Table(title="Divergence per dimension", title_justify="left", show_edge=False)
@@ -125,7 +127,7 @@ def render_table(console: Console, report: EffortReport, top: int = 10) -> None:
     for d in report.divergences:
         for value, owners in report.teams_by_value(d.dimension)[:4]:
             shown = ", ".join(owners[:6]) + (f" +{len(owners) - 6}" if len(owners) > 6 else "")
-            teams.add_row(d.dimension, value, shown)
+            teams.add_row(d.dimension, Text(value), Text(shown))  # literal: never rich markup
     console.print(teams)
     console.print()
     drift = Table(title="Version drift", title_justify="left", show_edge=False)
@@ -133,7 +135,7 @@ def render_table(console: Console, report: EffortReport, top: int = 10) -> None:
         drift.add_column(column, overflow="fold")
     for spread in report.drift[:top]:
         versions = ", ".join(f"{v} ({len(r)})" for v, r in spread.versions[:6])
-        drift.add_row(spread.tool, spread.kind, versions)
+        drift.add_row(Text(spread.tool), spread.kind, Text(versions))  # as written in files
     console.print(drift)
     console.print()
     clusters = Table(title="Copied infrastructure files", title_justify="left", show_edge=False)
@@ -151,9 +153,10 @@ def render_table(console: Console, report: EffortReport, top: int = 10) -> None:
         clusters.add_row(
             cluster.kind,
             f"{cluster.copies} / {len(cluster.variants)}",
-            f"{canonical.repo}:{canonical.path}",
-            ", ".join(cluster.repos),
-            _teams(report, cluster.repos),
+            # names of files and repositories print literally, never as rich markup
+            Text(f"{canonical.repo}:{canonical.path}"),
+            Text(", ".join(cluster.repos)),
+            Text(_teams(report, cluster.repos)),
             cluster.absorber,
         )
     console.print(clusters)
