@@ -114,6 +114,12 @@ class FakeGitHub:
             re.compile(r"https://api\.github\.com(:443)?/repos/([^/]+/[^/]+)/git/trees/(\w+).*"),
             self._tree,
         )
+        # the token check before a CLI scan: free, as on GitHub
+        rs.add(
+            responses.GET,
+            re.compile(r"https://api\.github\.com(:443)?/rate_limit"),
+            json={"resources": {"graphql": {"limit": 5000, "remaining": 5000, "reset": 0}}},
+        )
 
     def _headers(self) -> dict[str, str]:
         self.remaining -= 1
@@ -364,6 +370,15 @@ class FakeGitLab:
             self._tree,
         )
         rs.add_callback(responses.POST, f"{GITLAB}/api/graphql", self._graphql)
+        # the token check the collector makes first: /user with a token, else the group
+        rs.add_callback(responses.GET, re.compile(rf"{GITLAB}/api/v4/user$"), self._check)
+        rs.add_callback(
+            responses.GET, re.compile(rf"{GITLAB}/api/v4/groups/[^/?]+(\?.*)?$"), self._check
+        )
+
+    def _check(self, request: Any) -> tuple[int, dict[str, str], str]:
+        self.calls["rest"] += 1
+        return 200, self._headers(), json.dumps({"id": 1, "username": "scanner"})
 
     def _troubled(self, kind: str) -> tuple[int, dict[str, str], str] | None:
         for trouble in self.trouble:
@@ -400,6 +415,7 @@ class FakeGitLab:
                 "path_with_namespace": r.full_name,
                 "web_url": f"{GITLAB}/{r.full_name}",
                 "default_branch": "main" if r.path else None,
+                "empty_repo": r.path is None,
                 "archived": r.archived,
                 "visibility": "internal",
                 "topics": list(r.topics),

@@ -178,6 +178,8 @@ def test_deep_repository_uses_rest_and_a_truncated_tree_is_walked(
 def test_transient_errors_and_secondary_limits_are_retried(
     served: list[ServedRepo], store: Store, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    sleeps: list[float] = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)  # the waits are recorded, not slept
     fake = FakeGitHub("acme", served, page_size=100)
     fake.trouble = [
         RateLimit(502, kind="graphql"),
@@ -202,6 +204,7 @@ def test_transient_errors_and_secondary_limits_are_retried(
             "github:acme",
         )
     assert (outcome.status, outcome.errors, outcome.repos) == ("complete", 0, 2)
+    assert sleeps == [1.0, 60.0, 0.0]  # 5xx backoff, GitHub's minute for a bare 429, Retry-After
 
 
 def test_primary_rate_limit_parks_the_scan_and_resume_finishes_it(
@@ -455,6 +458,7 @@ def test_clone_mode_equals_api_mode_and_reuses_its_cache(
 def test_connection_failures_and_451_cost_one_repository_not_the_scan(
     served: list[ServedRepo], store: Store, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)  # retry backoffs, not slept
     fake = FakeGitHub("acme", served, page_size=100)
     fake.unavailable.add("acme/legacy-billing")
     fake.drop_graphql_after = 1  # the listing page goes through; trees and blobs cannot connect

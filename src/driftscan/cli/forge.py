@@ -95,13 +95,15 @@ class ForgeRequest:
                 raise ReadError("a GitHub App needs both --github-app-id and --github-app-key FILE")
             installation = self.app_installation or _env_int("DRIFTSCAN_GITHUB_APP_INSTALLATION_ID")
             app = AppCredentials(app_id, key, installation)
-        client = GitHubClient(
+        github = GitHubClient(
             org=self.github_org,
             repos=self.github_repos,
             app=app,
             base_url=self.github_url,
             max_wait=self.max_wait,
         )
+        github.check_access()  # a bad token or an unreachable host: one line, no scan begun
+        client = github
         target = (
             f"github:{self.github_org}"
             if self.github_org

@@ -5,30 +5,46 @@ per GraphQL query (0.01); the file listing is one REST `git/trees?recursive=1` c
 rules need come from aliased GraphQL `object(expression:)` reads, many repositories per query.
 An unchanged repository (same head, same ruleset) costs nothing beyond its listing page.
 
-Rate limits: PyGithub's `GithubRetry` handles 403 primary/secondary limits (waiting for the
-reset or `Retry-After`), 429 and 5xx with bounded exponential backoff; a wait longer than
-`max_wait` raises, and driftscan parks the scan instead of sleeping for an hour. Tokens come
-from the environment or a GitHub App; they never reach logs, errors or the store.
+Limits, as GitHub documents them ("Rate limits and node limits for the GraphQL API", "Rate
+limits for the REST API"): every query stays under the 500,000-node limit (checked before it is
+sent); a primary limit (403/429, or HTTP 200 with a `RATE_LIMITED` GraphQL error, and
+`x-ratelimit-remaining: 0`) waits until `x-ratelimit-reset`; a secondary limit waits
+`Retry-After`, else until the reset when the budget is spent, else one minute and then
+exponentially longer. Every wait is logged as it starts ("driftscan.forge") and no single or
+cumulative wait of one request exceeds `max_wait`: beyond it the collector raises `Parked` and
+the scan stops, resumable. 5xx answers, timeouts and reset connections are retried a few times
+with a short backoff; what still has no answer is `Unanswered`, never "absent". PyGithub's own
+retries (`GithubRetry` sleeps `Retry-After` whatever its length) are switched off.
+
+GraphQL `errors` are never dropped: a repository that GitHub says is gone, forbidden or blocked
+is that repository's error with GitHub's words; any other error leaves what was asked unanswered.
+Tokens come from the environment or a GitHub App; they never reach logs, errors or the store.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
-from collections.abc import Iterator, Sequence
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import jwt
 import requests
 from github import Auth, Github, GithubException, GithubIntegration
-from github.GithubException import RateLimitExceededExceedsMaxWait
-from github.GithubRetry import GithubRetry
 
 from driftscan.collectors.forge import Blob, BlobRef, Parked, RemoteRepo, RequestLog, TreeResult
 from driftscan.collectors.local import MAX_FILES, ProblemLog, is_readable_entry
-from driftscan.models import FileEntry, Listing, ReadError
+from driftscan.models import FileEntry, Listing, ReadError, Unanswered
+
+log = logging.getLogger("driftscan.forge")
 
 DEFAULT_API_URL = "https://api.github.com"
 PAGE_SIZE = 100
@@ -39,6 +55,14 @@ TREE_DEPTH = 4  # folder levels per GraphQL tree read
 TREES_PER_QUERY = 20  # (repository, folder) reads per GraphQL query
 GRAPHQL_FOLDER_LIMIT = 40  # a repository with more deep folders than this uses one REST call
 _ENTRY = "name type mode size oid"
+
+NODE_LIMIT = 500_000  # GitHub refuses a GraphQL call that could return more nodes
+LIMIT_RETRIES = 4  # retries of one request on a rate limit ("a specific number of retries")
+SERVER_RETRIES = 3  # retries of one request after a 5xx, a timeout or a reset connection
+SECONDARY_WAIT = 60.0  # GitHub: without Retry-After or a spent budget, wait at least a minute
+SERVER_BACKOFF = 1.0  # first wait after a 5xx or a network error; doubles each retry
+# GraphQL error types by which GitHub says a repository itself cannot be read
+REPOSITORY_REFUSALS = frozenset({"NOT_FOUND", "FORBIDDEN"})
 
 
 def _tree_selection(depth: int) -> str:
@@ -105,18 +129,15 @@ class GitHubClient:
             "/"
         )
         self.log = RequestLog()
-        retry = GithubRetry(
-            total=6,
-            backoff_factor=2.0,
-            status_forcelist=[429, *range(500, 600)],  # GithubRetry adds 403 itself
-            max_rate_limit_wait=max_wait,
-        )
+        self.max_wait = max_wait
         auth = self._auth(token, app)
         self._auth_obj = auth
         self.gh = Github(
             auth=auth,
             base_url=self.base_url,
-            retry=retry,
+            # no urllib3 retries: GithubRetry would sleep any Retry-After (an hour) whatever
+            # max_wait says, and hide each wait; _call paces every retry itself
+            retry=0,
             per_page=PAGE_SIZE,
             timeout=timeout,
             seconds_between_requests=None,
@@ -134,6 +155,12 @@ class GitHubClient:
                     f"cannot read GitHub App key {app.private_key_file}: {exc.strerror}"
                 ) from None
             app_auth = Auth.AppAuth(app.app_id, key)
+            try:  # a bad key fails here in one line, not as a traceback mid-scan
+                app_auth.create_jwt()
+            except (jwt.PyJWTError, ValueError, TypeError):
+                raise ReadError(
+                    f"GitHub App key {app.private_key_file} is not a valid PEM private key"
+                ) from None
             installation = app.installation_id
             if installation is None:
                 if not self.org:
@@ -147,6 +174,10 @@ class GitHubClient:
                     raise ReadError(
                         f"GitHub App has no installation on {self.org}: {_reason(exc)}"
                     ) from None
+                except requests.RequestException as exc:
+                    raise ReadError(
+                        f"cannot reach {self.base_url}: {_network_reason(exc)}"
+                    ) from None
                 finally:
                     self.log.count("rest")
             return app_auth.get_installation_auth(installation)
@@ -155,35 +186,78 @@ class GitHubClient:
 
     # -- requests -------------------------------------------------------------------------
 
-    def _call(self, kind: str, verb: str, url: str, **kwargs: Any) -> Any:
-        """One request through PyGithub's requester (auth, retries, rate-limit waits)."""
-        self.log.count(kind)
+    def check_access(self) -> None:
+        """One free call before anything else (`GET /rate_limit` counts against no limit): a
+        rejected token, an App that cannot get a token or a host that does not answer is one
+        precise ReadError at once, before the scan is begun."""
+        url = f"{self.base_url}/rate_limit"
+        self.log.count("check")
         try:
-            headers, data = self.requester.requestJsonAndCheck(verb, url, **kwargs)
-        except RateLimitExceededExceedsMaxWait as exc:
-            raise Parked(
-                float(getattr(exc, "wait", 0) or 0), f"GitHub rate limit: {_reason(exc)}"
-            ) from None
+            _headers, data = self.requester.requestJsonAndCheck("GET", url)
         except GithubException as exc:
-            raise ReadError(f"GitHub {exc.status}: {_reason(exc)}") from None
+            if exc.status == 401:
+                raise ReadError(f"GitHub token rejected (401): {_reason(exc)}") from None
+            raise ReadError(f"GitHub {exc.status} from {url}: {_reason(exc)}") from None
         except requests.RequestException as exc:
-            raise ReadError(f"GitHub request failed: {type(exc).__name__}") from None
+            raise ReadError(f"cannot reach {self.base_url}: {_network_reason(exc)}") from None
+        graphql = ((data or {}).get("resources") or {}).get("graphql") or {}
+        if isinstance(graphql.get("remaining"), int):
+            self.log.remaining, self.log.limit = graphql["remaining"], graphql.get("limit")
+
+    def _call(
+        self,
+        kind: str,
+        verb: str,
+        url: str,
+        inspect: Callable[[dict[str, str], Any], _Trouble | None] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One request, retried and paced here: rate limits wait as GitHub asks or park,
+        5xx/timeouts are retried briefly and then Unanswered, other refusals are ReadErrors.
+        `inspect` finds trouble inside a 200 answer (GraphQL's RATE_LIMITED)."""
+        pacer = _Pacer(self.max_wait, url)
+        while True:
+            self.log.count(kind)
+            trouble: _Trouble | None
+            try:
+                headers, data = self.requester.requestJsonAndCheck(verb, url, **kwargs)
+            except GithubException as exc:
+                trouble = _http_trouble(exc.status, _lower(exc.headers), exc.data)
+            except requests.RequestException as exc:
+                trouble = _Trouble("server", None, _network_failure(url, exc))
+            else:
+                self._note_budget(headers)
+                trouble = inspect(_lower(headers), data) if inspect is not None else None
+                if trouble is None:
+                    return data
+            pacer.wait(trouble)  # sleeps, or raises Parked / Unanswered
+
+    def _note_budget(self, headers: Mapping[str, str]) -> None:
         remaining = headers.get("x-ratelimit-remaining")
         if remaining is not None and remaining.isdigit():
             self.log.remaining = int(remaining)
             limit = headers.get("x-ratelimit-limit", "")
             self.log.limit = int(limit) if limit.isdigit() else None
-        return data
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The whole GraphQL answer: `data` and any partial `errors` (never raised here)."""
+        """The GraphQL answer (`data` with any per-alias `errors`). A query over GitHub's node
+        limit is never sent; a query GitHub answered without data (refused, failed, rate
+        limited beyond max_wait) raises Unanswered or Parked."""
+        nodes = node_count(query, variables)
+        if nodes > NODE_LIMIT:
+            raise Unanswered(f"query not sent: {nodes:,} nodes exceed GitHub's {NODE_LIMIT:,}")
         answer = self._call(
             "graphql",
             "POST",
             self.requester.graphql_url,
+            inspect=_graphql_trouble,
             input={"query": query, "variables": variables or {}},
         )
-        return answer if isinstance(answer, dict) else {}
+        if not isinstance(answer, dict):
+            raise Unanswered("GitHub GraphQL answered with no JSON object")
+        if answer.get("data") is None:
+            raise Unanswered(f"GitHub GraphQL: {_errors(answer) or 'no data returned'}")
+        return answer
 
     # -- listing --------------------------------------------------------------------------
 
@@ -287,15 +361,19 @@ class GitHubClient:
             )
             try:
                 answer = self.graphql("query { " + query + " }")
-            except ReadError as exc:  # retries exhausted: these repositories try REST, alone
-                answer = {"errors": [{"message": str(exc)}]}
+            except ReadError as exc:  # no answer after retries: these repositories try REST
+                answer = {"data": {}, "errors": [{"message": str(exc)}]}
             data = answer.get("data") or {}
             for i, (repo, prefix, _expr) in enumerate(batch):
                 walk = walks.get(repo.full_name)
-                if walk is None:  # already switched to REST or failed
+                if walk is None or walk.failed:  # already switched to REST or failed
+                    continue
+                refused = _refusal(answer, f"t{i}")
+                if refused is not None:  # gone, forbidden or blocked since it was listed
+                    walk.failed, walk.refused = "refused", refused
                     continue
                 node = (data.get(f"t{i}") or {}).get("object")
-                if node is None:
+                if node is None:  # unexplained: one REST call gives the precise answer
                     walk.failed = _errors(answer, f"t{i}") or "tree not returned by GitHub"
                     continue
                 for sub_prefix, oid in walk.add(prefix, node.get("entries") or []):
@@ -304,7 +382,9 @@ class GitHubClient:
                     walk.failed = "rest"  # cheaper as one recursive REST tree
         for full_name, walk in walks.items():
             repo = next(r for r in repos if r.full_name == full_name)
-            if walk.failed:
+            if walk.refused is not None:
+                out[full_name] = walk.refused
+            elif walk.failed:
                 try:
                     out[full_name] = self.tree(repo)
                 except ReadError as exc:
@@ -401,15 +481,22 @@ class GitHubClient:
                 # by blob id: the same content at the same commit, no path resolution needed
                 fields.append(f"{alias}: object(oid: {json.dumps(oid)}) {{ {BLOB_FIELDS} }}")
             parts.append(_repository(f"r{r}", full_name, " ".join(fields)))
-        answer = self.graphql("query { " + " ".join(parts) + " }")
+        try:
+            answer = self.graphql("query { " + " ".join(parts) + " }")
+        except ReadError as exc:  # Parked passes: the scan stops, nothing is stored half-read
+            return {where: Unanswered(str(exc)) for where in aliases.values()}
         data = answer.get("data") or {}
         out: dict[tuple[str, str], Blob] = {}
         for key, where in aliases.items():
             r_alias, f_alias = key.split(".")
             node = (data.get(r_alias) or {}).get(f_alias)
             if not node:
-                out[where] = ReadError(
-                    _errors(answer, r_alias, f_alias) or "not returned by GitHub"
+                # Whatever GitHub said (a repository gone since its tree was read included),
+                # the file is unseen: the repository is recorded incomplete and read again.
+                out[where] = Unanswered(
+                    _errors(answer, r_alias, f_alias)
+                    or _errors(answer, r_alias)
+                    or "not returned by GitHub"
                 )
             elif node.get("isBinary"):
                 out[where] = ReadError("binary file (GitHub)")
@@ -417,8 +504,10 @@ class GitHubClient:
                 out[where] = ReadError(
                     f"{node.get('byteSize')} bytes exceeds the {max_size}-byte cap"
                 )
+            elif node.get("text") is None:
+                out[where] = Unanswered("GitHub returned no text for this file")
             else:
-                out[where] = str(node.get("text") or "").encode("utf-8")
+                out[where] = str(node["text"]).encode("utf-8")
         return out
 
 
@@ -431,6 +520,7 @@ class _Walk:
         self.problems = ProblemLog()
         self.deep_folders = 0
         self.failed = ""
+        self.refused: ReadError | None = None  # GitHub's reason the repository is unreadable
 
     def add(self, prefix: str, entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
         """Record entries (nested up to TREE_DEPTH); return folders still to read."""
@@ -473,6 +563,193 @@ def _errors(answer: dict[str, Any], *path: str) -> str:
     return "; ".join(messages)
 
 
+def _refusal(answer: dict[str, Any], alias: str) -> ReadError | None:
+    """GitHub's own reason a repository cannot be read (gone, forbidden, blocked), from the
+    errors on its alias; None when there is none (or only another kind of error)."""
+    for error in answer.get("errors") or []:
+        where = [str(p) for p in error.get("path") or []]
+        message = str(error.get("message", ""))
+        if where[:1] == [alias] and (
+            error.get("type") in REPOSITORY_REFUSALS or "access blocked" in message.lower()
+        ):
+            return ReadError(message or str(error.get("type")))
+    return None
+
+
 def _reason(exc: GithubException) -> str:
     data = exc.data if isinstance(exc.data, dict) else {}
-    return str(data.get("message") or exc.message or exc.status)
+    message = str(data.get("message") or exc.message or "")
+    if not message or message.lstrip().startswith("<") or len(message) > 300:
+        return _phrase(exc.status)  # an HTML error page says nothing a person can use
+    return message
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return str(status)
+
+
+def _lower(headers: Mapping[str, str] | None) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+
+
+@dataclass(frozen=True)
+class _Trouble:
+    """Why a request must be tried again: `limit` (primary) and `secondary` are rate limits
+    (waited for or parked), `server` a 5xx, a timeout or a reset connection."""
+
+    kind: str
+    wait: float | None  # what GitHub asked for; None: the documented default applies
+    reason: str  # safe to store and show: no token, no URL query
+
+
+def _seconds(value: str | None) -> float | None:
+    return float(value) if value is not None and value.strip().isdigit() else None
+
+
+def _limit_trouble(status: int, headers: Mapping[str, str], message: str) -> _Trouble | None:
+    """A rate limit, as GitHub documents the forms: primary when `x-ratelimit-remaining` is 0
+    (wait until `x-ratelimit-reset`); secondary by its message, a 429 or a Retry-After."""
+    retry_after = _seconds(headers.get("retry-after"))
+    reset = _seconds(headers.get("x-ratelimit-reset"))
+    until_reset = None if reset is None else max(0.0, reset - time.time()) + 1.0
+    resource = headers.get("x-ratelimit-resource", "")
+    where = f" ({resource})" if resource else ""
+    if headers.get("x-ratelimit-remaining") == "0":
+        wait = retry_after if retry_after is not None else until_reset
+        return _Trouble("limit", wait, f"GitHub primary rate limit{where} spent ({status})")
+    text = message.lower()
+    if status == 429 or retry_after is not None or "secondary rate limit" in text:
+        return _Trouble("secondary", retry_after, f"GitHub secondary rate limit ({status})")
+    if "rate limit" in text:
+        return _Trouble("limit", until_reset, f"GitHub rate limit ({status}): {message}")
+    return None
+
+
+def _http_trouble(status: int, headers: Mapping[str, str], data: Any) -> _Trouble:
+    """An HTTP error answer: a rate limit or a 5xx to retry, else the precise ReadError."""
+    body = data if isinstance(data, dict) else {}
+    message = str(body.get("message") or "") or _errors(body)
+    if status in (403, 429):
+        trouble = _limit_trouble(status, headers, message)
+        if trouble is not None:
+            return trouble
+    if status >= 500:
+        return _Trouble("server", None, f"GitHub {status} {_phrase(status)}")
+    text = message if message and not message.lstrip().startswith("<") else _phrase(status)
+    if status == 401:
+        raise ReadError(f"GitHub token rejected (401): {text}")
+    raise ReadError(f"GitHub {status}: {text}")
+
+
+# GraphQL answers without data that a later try may well get: GitHub's timeout and failure
+_TRANSIENT_GRAPHQL = ("something went wrong", "couldn't respond to your request in time")
+
+
+def _graphql_trouble(headers: Mapping[str, str], answer: Any) -> _Trouble | None:
+    """Trouble inside an HTTP 200 GraphQL answer: RATE_LIMITED (the primary limit, which
+    GitHub reports with status 200), a secondary limit, or a transient failure."""
+    errors = answer.get("errors") if isinstance(answer, dict) else None
+    if not errors:
+        return None
+    message = _errors(answer)
+    if any(e.get("type") == "RATE_LIMITED" for e in errors if isinstance(e, dict)):
+        trouble = _limit_trouble(200, headers, message)
+        return trouble or _Trouble("secondary", None, f"GitHub GraphQL rate limited: {message}")
+    if "secondary rate limit" in message.lower():
+        return _Trouble("secondary", _seconds(headers.get("retry-after")), message)
+    if answer.get("data") is None and any(t in message.lower() for t in _TRANSIENT_GRAPHQL):
+        return _Trouble("server", None, f"GitHub GraphQL: {message}")
+    return None
+
+
+class _Pacer:
+    """The retries of one request: each wait is what GitHub asked for (or its documented
+    default), logged as it starts; a wait that would take the request past max_wait parks."""
+
+    def __init__(self, max_wait: float, url: str) -> None:
+        self.max_wait = max_wait
+        self.url = url
+        self.waited = 0.0
+        self.tries: Counter[str] = Counter()
+
+    def wait(self, trouble: _Trouble) -> None:
+        self.tries[trouble.kind] += 1
+        n = self.tries[trouble.kind]
+        server = trouble.kind == "server"
+        limit = SERVER_RETRIES if server else LIMIT_RETRIES
+        if trouble.wait is not None:
+            seconds = trouble.wait
+        elif server:
+            seconds = SERVER_BACKOFF * 2 ** (n - 1)
+        else:  # secondary limit without Retry-After: a minute, then exponentially longer
+            seconds = SECONDARY_WAIT * 2 ** (n - 1)
+        if n > limit or self.waited + seconds > self.max_wait:
+            why = (
+                f"after {limit} retries"
+                if n > limit
+                else f"a {seconds:.0f} s wait would pass --max-wait {self.max_wait:.0f} s"
+            )
+            if server:
+                raise Unanswered(f"{trouble.reason}; no answer ({why})")
+            raise Parked(seconds, f"{trouble.reason}; {why}")
+        log.warning("%s, waiting %.0f s (retry %d/%d)", trouble.reason, seconds, n, limit)
+        time.sleep(seconds)
+        self.waited += seconds
+
+
+def _network_reason(exc: BaseException) -> str:
+    """A short reason for a failed connection: the innermost cause's own words, without the
+    adapter's wrapping ("HTTPSConnectionPool(...): Max retries exceeded ...")."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "no answer in time (read timeout)"
+    seen: set[int] = set()
+    inner: BaseException = exc
+    while id(inner) not in seen:
+        seen.add(id(inner))
+        nested = getattr(inner, "reason", None) or inner.__cause__ or inner.__context__
+        if nested is None and inner.args and isinstance(inner.args[0], BaseException):
+            nested = inner.args[0]
+        if not isinstance(nested, BaseException):
+            break
+        inner = nested
+    text = str(inner).rsplit("): ", 1)[-1].strip() or type(inner).__name__
+    return text[:200]
+
+
+def _network_failure(url: str, exc: requests.RequestException) -> str:
+    host = re.sub(r"^(https?://[^/]+).*$", r"\1", url)
+    return f"GitHub request failed: cannot reach {host}: {_network_reason(exc)}"
+
+
+# Strings are skipped (they may hold braces); braces inside argument lists are input objects.
+_NODE_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}()]|\b(?:first|last)\s*:\s*(\$?\w+)')
+
+
+def node_count(query: str, variables: Mapping[str, Any] | None = None) -> int:
+    """The most nodes a query can return, as GitHub counts them: each connection's `first`/
+    `last` times those of the connections around it, summed."""
+    variables = variables or {}
+    stack, pending, parens, total = [1], 1, 0, 0
+    for m in _NODE_TOKENS.finditer(query):
+        token = m.group(0)
+        if token == "(":
+            parens += 1
+        elif token == ")":
+            parens -= 1
+        elif parens or token.startswith('"'):
+            if m.group(1) is not None:
+                value = m.group(1)
+                size = int(variables.get(value[1:], 100) if value.startswith("$") else value)
+                total += stack[-1] * size
+                pending = size
+        elif token == "{":
+            stack.append(stack[-1] * pending)
+            pending = 1
+        elif token == "}" and len(stack) > 1:
+            stack.pop()
+    return total
