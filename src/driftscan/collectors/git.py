@@ -24,8 +24,9 @@ from driftscan.collectors.local import (
     ProblemLog,
     is_readable_entry,
     raw_relative,
+    refuse_lfs_pointer,
 )
-from driftscan.models import FileEntry, Listing, ReadError, RepoMeta
+from driftscan.models import FileEntry, Listing, Problem, ReadError, RepoMeta
 from driftscan.pathnames import escape_bytes, escape_name
 
 GIT_TIMEOUT = 120  # seconds for any one git command
@@ -174,6 +175,11 @@ class GitSource:
 
     def meta(self) -> RepoMeta:
         if self._meta is None:
+            if not _owned_git_dir(self.path, self.git_dir):
+                raise ReadError(
+                    f"its .git file names the git directory {escape_name(str(self.git_dir))} "
+                    "outside the repository, which does not name it back; not followed"
+                )
             head, branch = self._head()
             self._meta = RepoMeta(default_branch=branch, head=head)
         return self._meta
@@ -226,7 +232,7 @@ class GitSource:
     def list_files(self) -> Listing:
         head = self.meta().head
         if head is None:
-            return Listing(())  # no commits yet: an empty repository, not an error
+            return self._unborn()
         files: list[FileEntry] = []
         problems = ProblemLog()
         # The tree is walked through the same `cat-file --batch` process that reads blobs:
@@ -241,7 +247,9 @@ class GitSource:
                 for (prefix, _name), entries in zip(chunk, trees, strict=True):
                     for mode, name, oid in entries:
                         path = f"{prefix}{name}"
-                        if mode == "40000":
+                        if _refused_name(name):  # only plumbing can write these; never read
+                            problems.add(path, f"refused tree entry {name!r}: not a file name")
+                        elif mode == "40000":
                             if name not in SKIPPED_DIRS:  # dependency trees are never config
                                 next_level.append((f"{path}/", oid))
                         elif is_readable_entry(path, "blob", mode, problems):
@@ -253,6 +261,16 @@ class GitSource:
             level = next_level
         files.sort(key=_by_path)
         return Listing(tuple(files), problems.done())
+
+    def _unborn(self) -> Listing:
+        """No commit at HEAD: an empty repository, unless other branches have commits (HEAD
+        naming a missing branch), which would otherwise be skipped without a word."""
+        refs = run_git("for-each-ref", "--count=1", "refs/heads", git_dir=self.git_dir)
+        if not refs.strip():
+            return Listing(())
+        branch = self.meta().default_branch
+        reason = f"HEAD names branch {branch!r}, which has no commit; other branches not scanned"
+        return Listing((), (Problem("", reason),), complete=False)
 
     def _trees(self, names: list[str], hash_bytes: int) -> list[list[tuple[str, str, str]]]:
         """Entries (mode, name, oid) of several trees, asked in one write and read in order:
@@ -274,8 +292,7 @@ class GitSource:
             if len(header) != 3:
                 raise ReadError(f"tree {name} is missing from the object store")
             kind, size = header[1].decode(), int(header[2])
-            data = stdout.read(size)
-            stdout.read(1)
+            data = self._object(size)
             if kind != "tree":
                 raise ReadError(f"{name} is a {kind}, not a tree")
             out.append(_parse_tree(data, hash_bytes))
@@ -320,8 +337,11 @@ class GitSource:
                 elif size > budget:
                     self._skip(size)  # over the prefetch budget: read on demand instead
                 else:
-                    self._cache[path] = stdout.read(size)
-                    stdout.read(1)
+                    try:
+                        self._cache[path] = self._object(size)
+                    except ReadError as exc:
+                        self._cache[path] = exc
+                        return  # git died: the rest is read on demand by a new process
                     budget -= size
 
     # -- reading blobs through one `git cat-file --batch` process ---------------------------
@@ -365,9 +385,30 @@ class GitSource:
             err = b""
         return _last_line(err) or f"git exited with {proc.returncode}"
 
+    def _object(self, size: int) -> bytes:
+        """The object whose header was just read, from the same process (a new one would never
+        answer). Short means git died mid-object (a corrupt object): say so on this object and
+        drop the process, so that its death is not blamed on the next file."""
+        if self._batch is None:
+            raise ReadError("git cat-file is not running")
+        _stdin, stdout = _pipes(self._batch)
+        data = stdout.read(size)
+        stdout.read(1)  # the newline after every object
+        if len(data) == size:
+            return data
+        proc, self._batch = self._batch, None
+        reason = self._death_reason(proc)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        raise ReadError(f"git cannot read this object: {reason}")
+
     def _skip(self, size: int) -> None:
         """Drain an object we do not want (and its trailing newline) in bounded chunks."""
-        _stdin, stdout = _pipes(self._process())
+        if self._batch is None:
+            return
+        _stdin, stdout = _pipes(self._batch)
         remaining = size + 1
         while remaining > 0:
             chunk = stdout.read(min(remaining, 1 << 16))
@@ -381,7 +422,7 @@ class GitSource:
         if isinstance(cached, ReadError):
             raise cached
         if cached is not None:
-            return cached
+            return refuse_lfs_pointer(cached)
         oid = self._oids.get(path)
         if oid is None:
             raise ReadError("not a file of this commit")
@@ -392,12 +433,10 @@ class GitSource:
         if size > self.max_file_size:
             self._skip(size)
             raise ReadError(f"{size} bytes exceeds the {self.max_file_size}-byte cap")
-        _stdin, stdout = _pipes(self._process())
-        data = stdout.read(size)
-        stdout.read(1)  # the newline after every object
+        data = self._object(size)
         if kind != "blob":
             raise ReadError(f"object is a {kind}, not a file")
-        return data
+        return refuse_lfs_pointer(data)
 
     def close(self) -> None:
         if self._batch is not None:
@@ -423,6 +462,34 @@ def _parse_tree(data: bytes, hash_bytes: int) -> list[tuple[str, str, str]]:
         entries.append((data[pos:space].decode(), name, data[nul + 1 : end].hex()))
         pos = end
     return entries
+
+
+def _refused_name(name: str) -> bool:
+    """Tree entry names git's own commands never write (git fsck rejects them): they could
+    climb out of the root, pose as a nested path, or pose as git's own folder."""
+    return name in ("", ".", "..") or "/" in name or name.lower() == ".git"
+
+
+def _owned_git_dir(work_tree: Path, git_dir: Path) -> bool:
+    """Whether git_dir belongs to work_tree: inside it, or the git directory of a linked work
+    tree (its `gitdir` file) or of a submodule (its `core.worktree`) that names it back. A
+    `.git` file naming any other repository's git directory would scan files outside the root."""
+    resolved = git_dir.resolve()
+    if resolved.is_relative_to(work_tree):
+        return True
+    with contextlib.suppress(OSError):
+        back = Path(os.fsdecode((resolved / "gitdir").read_bytes().strip()))
+        if back.is_absolute() and back.resolve() == (work_tree / ".git").resolve():
+            return True
+    with contextlib.suppress(OSError):
+        config = (resolved / "config").read_bytes()
+        for match in _WORKTREE.finditer(config):
+            if (resolved / os.fsdecode(match.group(1))).resolve() == work_tree:
+                return True
+    return False
+
+
+_WORKTREE = re.compile(rb"^[ \t]*worktree[ \t]*=[ \t]*(.+?)[ \t]*$", re.M)
 
 
 def _by_path(entry: FileEntry) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -164,7 +165,8 @@ class DirSource:
     def _symlink(self, rel: str, shown: str, files: list[FileEntry], problems: ProblemLog) -> None:
         target = self._inside(rel)
         if target is None:
-            problems.add(shown, "symbolic link to a target outside the repository; not followed")
+            where = "loop" if _is_loop(self.root / rel) else "to a target outside the repository"
+            problems.add(shown, f"symbolic link {where}; not followed")
             return
         try:
             info = target.stat()
@@ -173,6 +175,8 @@ class DirSource:
             return
         if stat.S_ISREG(info.st_mode):
             files.append(FileEntry(shown, info.st_size))
+        elif not stat.S_ISDIR(info.st_mode):
+            problems.add(shown, "symbolic link to a FIFO, socket or device; never opened")
         # A link to a folder inside the root is not walked: its files are listed where they are.
 
     def _inside(self, rel: str) -> Path | None:
@@ -199,9 +203,37 @@ class DirSource:
             if info.st_size > self.max_file_size:
                 raise ReadError(f"{info.st_size} bytes exceeds the {self.max_file_size}-byte cap")
             with os.fdopen(fd, "rb", closefd=False) as handle:
-                return handle.read(self.max_file_size + 1)
+                return refuse_lfs_pointer(handle.read(self.max_file_size + 1))
         finally:
             os.close(fd)
+
+
+def _is_loop(path: Path) -> bool:
+    """A chain of links that never ends (a -> b -> a): following it fails with ELOOP."""
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+# Git LFS keeps a file's content elsewhere and commits a pointer of under 1024 bytes that
+# starts with this line (git-lfs spec v1; "hawser" is its pre-release name).
+_LFS_VERSION = (
+    b"version https://git-lfs.github.com/spec/v1",
+    b"version https://hawser.github.com/spec/v1",
+)
+_LFS_SIZE = re.compile(rb"^size ([0-9]{1,20})$", re.M)
+
+
+def refuse_lfs_pointer(data: bytes) -> bytes:
+    """The data, unless it is a Git LFS pointer: its three lines of metadata are not the file
+    (a workflow, a Dockerfile) and must not be parsed as if they were."""
+    if len(data) < 1024 and data.startswith(_LFS_VERSION):
+        size = _LFS_SIZE.search(data)
+        what = f"a {int(size.group(1))}-byte object" if size else "an object"
+        raise ReadError(f"Git LFS pointer to {what} stored outside the repository")
+    return data
 
 
 class IndexSource(DirSource):
