@@ -21,8 +21,8 @@ _MIN_SECRET = 4  # a shorter "token" would mask ordinary letters all over a mess
 
 # Header values and URL credentials, wherever a library or a message quotes them.
 _HEADER = re.compile(
-    r"(?P<name>\b(?:authorization|private-token|job-token)\b['\"]?\s*[:=]\s*['\"]?)"
-    r"(?P<value>[^\r\n'\",}]+)",
+    r"(?P<name>\b(?:authorization|private-token|job-token)\b['\"]?\s*[:=]\s*['\"]?"
+    r"(?:(?:bearer|token|basic)\s+)?)(?P<value>[^\s'\",;)}]+)",
     re.IGNORECASE,
 )
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)

@@ -114,6 +114,7 @@ def scan(
       GITLAB_TOKEN=... driftscan scan --gitlab-group acme/platform --gitlab-url https://git.acme.io
       driftscan scan --github-org acme --resume  # finish a scan parked on a rate limit
     """
+    set_verbosity(quiet, verbose)  # before the forge client is built: it logs its checks
     if not sources and not forge.wanted:
         fail(
             "nothing to scan: give SOURCE paths/URLs, --github-org/--github-repo or --gitlab-group"
@@ -162,7 +163,6 @@ def scan(
         def run(progress: ProgressFn | None) -> ScanOutcome:
             return run_scan(sources, store, ruleset, options, progress)
 
-    set_verbosity(quiet, verbose)
     outcome = _mark_failed_when_nothing_scanned(store, _with_progress(run, quiet, verbose, budget))
     if not quiet:
         requests = f", {client.log.total} API requests" if forge.wanted else ""
