@@ -9,14 +9,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
+
+import regex
 
 from driftscan.engine import credentials, extract, infra, manifests
 from driftscan.engine.codeowners import CODEOWNERS_PATHS, parse_owners
 from driftscan.engine.paths import PathMatcher, is_active_path
 from driftscan.engine.rules import (
+    REGEX_TIMEOUT,
     ActionSignal,
     AllOf,
     AnyOf,
@@ -30,11 +34,12 @@ from driftscan.engine.rules import (
     MetaSignal,
     Not,
     Rule,
+    RuleRegex,
     Ruleset,
     YamlSignal,
     walk_signals,
 )
-from driftscan.engine.yamldoc import Document, find_path, parse_documents
+from driftscan.engine.yamldoc import Document, Node, find_path, parse_documents
 from driftscan.models import (
     Evidence,
     Fact,
@@ -42,11 +47,11 @@ from driftscan.models import (
     Listing,
     Problem,
     ReadError,
-    Unanswered,
     RepoMeta,
     RepoResult,
     RepoSource,
     RepoStatus,
+    Unanswered,
     VersionUse,
 )
 
@@ -288,6 +293,49 @@ class RepoContext:
 
 Found = tuple[Evidence, ...] | None  # None: condition not met; a tuple: met, with evidence
 
+# After this many timeouts in one repository a rule regex is not run on its other files (each
+# gets a recorded problem instead): a hostile repository of many files that make one user
+# pattern backtrack costs seconds, not hours.
+REGEX_STRIKES = 3
+
+
+class BudgetedRegex:
+    """One rule regex on one file. Its searches share the file's budget (REGEX_TIMEOUT); when
+    the budget runs out the file gets a recorded problem, the search counts as no match, and
+    detection goes on with the next file and rule."""
+
+    def __init__(self, rule_regex: RuleRegex, path: str, ctx: RepoContext) -> None:
+        self.rule_regex = rule_regex
+        self.path = path
+        self.ctx = ctx
+        self.deadline = time.monotonic() + REGEX_TIMEOUT
+        self.gave_up = False
+
+    def search(self, text: str) -> regex.Match[str] | None:
+        if self.gave_up:
+            return None
+        strikes: dict[tuple[str, str], int] = self.ctx.cached("regex-strikes", dict)
+        key = (self.rule_regex.rule, self.rule_regex.pattern)
+        if strikes.get(key, 0) >= REGEX_STRIKES:
+            self._give_up(
+                f"rule {key[0]} regex not run on {self.path}: it timed out on "
+                f"{REGEX_STRIKES} files of this repository"
+            )
+            return None
+        try:
+            # At least a sliver: a budget spent on earlier scalars of the file still answers
+            # quick searches, and a slow one raises at once.
+            return self.rule_regex.search(text, max(self.deadline - time.monotonic(), 0.001))
+        except TimeoutError:
+            strikes[key] = strikes.get(key, 0) + 1
+            self._give_up(f"rule {key[0]} regex timed out after {REGEX_TIMEOUT:g} s on {self.path}")
+            return None
+
+    def _give_up(self, reason: str) -> None:
+        self.gave_up = True
+        # Keyed by reason too: the file may already carry another problem (e.g. not UTF-8).
+        self.ctx.problems.setdefault(f"{self.path}\n{reason}", Problem(self.path, reason))
+
 
 def evaluate(condition: Condition, ctx: RepoContext) -> Found:
     if isinstance(condition, AnyOf):
@@ -327,7 +375,7 @@ def _signal(signal: Condition, ctx: RepoContext) -> list[Evidence]:
             if not signal.exclude.keeps(path):
                 continue
             text = ctx.active(path)
-            m = signal.regex.search(text) if text is not None else None
+            m = BudgetedRegex(signal.regex, path, ctx).search(text) if text is not None else None
             if m is not None and text is not None:
                 out.append(Evidence(path, extract.line_at(text, m.start()), signal.describe()))
         return out
@@ -379,10 +427,14 @@ def _yaml(signal: YamlSignal, ctx: RepoContext) -> list[Evidence]:
             continue
         if signal.keys and signal.keys[0][-1] not in ("*", "**") and signal.keys[0][-1] not in text:
             continue
-        if signal.contains is not None and signal.contains.search(text) is None:
+        if (
+            signal.contains is not None
+            and BudgetedRegex(signal.contains, path, ctx).search(text) is None
+        ):
             continue
+        matches = None if signal.matches is None else BudgetedRegex(signal.matches, path, ctx)
         for doc in ctx.docs(path):
-            line = _yaml_doc_line(signal, doc)
+            line = _yaml_doc_line(signal, doc, matches)
             if line is not None:
                 out.append(Evidence(path, line, signal.describe()))
     return out
@@ -397,7 +449,7 @@ def _kind_regex(kinds: frozenset[str]) -> re.Pattern[str] | None:
     return re.compile(rf"""^[ \t-]*["']?kind["']?[ \t]*:[ \t]*["']?(?:{names})\b""", re.M)
 
 
-def _yaml_doc_line(signal: YamlSignal, doc: Document) -> int | None:
+def _yaml_doc_line(signal: YamlSignal, doc: Document, matches: BudgetedRegex | None) -> int | None:
     root = doc.root
     if not root.is_mapping:
         # A top-level list (Ansible playbooks, some CI files) can answer key questions only.
@@ -419,13 +471,17 @@ def _yaml_doc_line(signal: YamlSignal, doc: Document) -> int | None:
             return None
     for index, key in enumerate(signal.keys):
         nodes = find_path(root, key)
-        if index == 0 and signal.matches is not None:
-            nodes = [n for n in nodes if n.text is not None and signal.matches.search(n.text)]
+        if index == 0 and matches is not None:
+            nodes = [n for n in nodes if _scalar_matches(n, matches)]
         if not nodes:
             return None
         if index == 0:
             line = nodes[0].line
     return line
+
+
+def _scalar_matches(node: Node, matches: BudgetedRegex) -> bool:
+    return node.text is not None and matches.search(node.text) is not None
 
 
 # Throwaway secrets of test pipelines and local compose stacks are not what the

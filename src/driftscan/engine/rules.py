@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import regex
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -34,6 +35,10 @@ ECOSYSTEMS = ("pypi", "npm", "go", "maven", "rubygems", "cargo", "composer", "nu
 LIFECYCLES = ("experimental", "stable", "deprecated")
 POLICY_KINDS = ("consensus", "allowed", "forbidden", "required", "informational")
 
+# Seconds one rule regex may spend on one file (and on its example at load). Shipped rules take
+# microseconds; a pattern that backtracks for ever (`(a|aa)+$`) is stopped and recorded.
+REGEX_TIMEOUT = 0.5
+
 
 class RuleError(ValueError):
     """An invalid rule file: `str()` is `path:line: reason`."""
@@ -47,6 +52,23 @@ class RuleError(ValueError):
 
 
 # --- signals -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleRegex:
+    """A regex written in a rule file. It runs under the `regex` module, whose searches take a
+    time budget (`re` cannot be interrupted): a user's pattern must not hang a scan."""
+
+    rule: str  # the rule id, named by the problem a timeout records
+    compiled: regex.Pattern[str]
+
+    @property
+    def pattern(self) -> str:
+        return self.compiled.pattern
+
+    def search(self, text: str, timeout: float = REGEX_TIMEOUT) -> regex.Match[str] | None:
+        """Raises TimeoutError when the search needs more than `timeout` seconds."""
+        return self.compiled.search(text, timeout=timeout)
 
 
 @dataclass(frozen=True)
@@ -78,7 +100,7 @@ class FileSignal:
 @dataclass(frozen=True)
 class ContentSignal:
     glob: str
-    regex: re.Pattern[str]
+    regex: RuleRegex
     example: str
     exclude: Excludes = NO_EXCLUDES
 
@@ -92,8 +114,8 @@ class YamlSignal:
     keys: tuple[tuple[str, ...], ...] = ()  # every key path must exist in one document
     kinds: frozenset[str] = frozenset()
     api_version: re.Pattern[str] | None = None
-    matches: re.Pattern[str] | None = None  # scalar at the first key path must match
-    contains: re.Pattern[str] | None = None  # the file's text must match before it is parsed
+    matches: RuleRegex | None = None  # scalar at the first key path must match
+    contains: RuleRegex | None = None  # the file's text must match before it is parsed
     exclude: Excludes = NO_EXCLUDES
     api_glob: str = ""  # apiVersion as written in the rule, for descriptions
 
@@ -293,6 +315,7 @@ class _Loader:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.rule_id = ""  # set once read: the regexes of the rule carry it
 
     def fail(self, line: int | None, reason: str) -> RuleError:
         return RuleError(self.path, line, reason)
@@ -338,6 +361,7 @@ class _Loader:
             if key not in data:
                 raise self.fail(1, f"missing required key '{key}'")
         rule_id = self.string(data, "id", ID_RE)
+        self.rule_id = rule_id
         stem = Path(self.path).stem
         if stem != rule_id:
             raise self.fail(
@@ -465,13 +489,24 @@ class _Loader:
             raise self.fail(line, str(exc)) from None
         return value
 
-    def regex(self, value: Any, line: int | None, flags: int = 0) -> re.Pattern[str]:
+    def regex(self, value: Any, line: int | None, flags: int = 0) -> RuleRegex:
         if not isinstance(value, str) or not value:
             raise self.fail(line, "a regex must be a non-empty string")
         try:
-            return re.compile(value, flags | re.MULTILINE)
-        except re.error as exc:
+            compiled = regex.compile(value, flags | regex.MULTILINE)
+        except (regex.error, ValueError) as exc:  # ValueError: conflicting inline flags
             raise self.fail(line, f"invalid regex {value!r}: {exc}") from None
+        return RuleRegex(self.rule_id, compiled)
+
+    def example_matches(self, pattern: RuleRegex, example: str, line: int | None) -> bool:
+        try:
+            return pattern.search(example) is not None
+        except TimeoutError:
+            raise self.fail(
+                line,
+                f"regex {pattern.pattern!r} ran over {REGEX_TIMEOUT:g} s on its example "
+                "(catastrophic backtracking); rewrite it without nested repetition",
+            ) from None
 
     def allowed_keys(self, node: CommentedMap, keys: set[str], line: int | None) -> None:
         extra = set(node) - keys
@@ -494,16 +529,19 @@ class _Loader:
                 raise self.fail(line, "'content' needs 'in: GLOB' naming the files to search")
             if "example" not in node:
                 raise self.fail(line, "'content' needs an 'example' string that the regex matches")
-            flags = re.IGNORECASE if node.get("ignore_case") else 0
-            regex = self.regex(body, line, flags)
+            flags = regex.IGNORECASE if node.get("ignore_case") else 0
+            pattern = self.regex(body, line, flags)
             example = node["example"]
-            if not isinstance(example, str) or regex.search(example) is None:
-                raise self.fail(
-                    self.key_line(node, "example"),
-                    f"example {example!r} does not match regex {body!r}",
-                )
+            example_line = self.key_line(node, "example")
+            if not isinstance(example, str) or not self.example_matches(
+                pattern, example, example_line
+            ):
+                raise self.fail(example_line, f"example {example!r} does not match regex {body!r}")
             return ContentSignal(
-                self.glob(node["in"], line, "'in'"), regex, example, self.excludes(node, line)
+                self.glob(node["in"], self.key_line(node, "in"), "'in'"),
+                pattern,
+                example,
+                self.excludes(node, line),
             )
         if head == "yaml":
             return self.yaml_signal(body, line)
@@ -516,7 +554,7 @@ class _Loader:
                 eco, name = "", body
             elif eco not in ECOSYSTEMS:
                 raise self.fail(line, f"unknown ecosystem {eco!r}; known: {', '.join(ECOSYSTEMS)}")
-            return DependencySignal(eco or None, name, re.compile(fnmatch.translate(name)))
+            return DependencySignal(eco or None, name, _name_regex(name))
         if head == "env":
             self.allowed_keys(node, {"env"}, line)
             if not isinstance(body, str) or not re.fullmatch(r"[A-Z][A-Z0-9_]*", body):
@@ -526,8 +564,8 @@ class _Loader:
             self.allowed_keys(node, {head}, line)
             if not isinstance(body, str) or not body:
                 raise self.fail(line, f"'{head}' takes a name glob like 'datadog/agent'")
-            regex = re.compile(fnmatch.translate(body.lower()))
-            return ImageSignal(body, regex) if head == "image" else ActionSignal(body, regex)
+            name_rx = _name_regex(body.lower())
+            return ImageSignal(body, name_rx) if head == "image" else ActionSignal(body, name_rx)
         # meta
         self.allowed_keys(node, {"meta"}, line)
         if not isinstance(body, CommentedMap) or len(body) != 1:
@@ -544,10 +582,12 @@ class _Loader:
         if raw is None:
             return NO_EXCLUDES
         globs = [raw] if isinstance(raw, str) else raw
+        line = self.key_line(node, "exclude")
         if not isinstance(globs, list) or not globs:
             raise self.fail(line, "'exclude' takes a glob or a list of globs")
-        for glob in globs:
-            self.glob(glob, line, "'exclude'")
+        for index, glob in enumerate(globs):
+            where = self.item_line(globs, index) if isinstance(globs, CommentedSeq) else line
+            self.glob(glob, where, "'exclude'")
         regex = re.compile("|".join(f"(?:{compile_glob(g).pattern})" for g in globs))
         return Excludes(tuple(globs), regex)
 
@@ -569,7 +609,7 @@ class _Loader:
         if not isinstance(kinds_list, list) or not all(isinstance(k, str) for k in kinds_list):
             raise self.fail(line, "'kind' must be a Kubernetes kind or a list of kinds")
         api = body.get("apiVersion")
-        api_rx = re.compile(fnmatch.translate(api)) if isinstance(api, str) else None
+        api_rx = _name_regex(api) if isinstance(api, str) else None
         if api is not None and api_rx is None:
             raise self.fail(line, "'apiVersion' must be a glob string like 'bitnami.com/*'")
         if not keys and not kinds_list and api_rx is None:
@@ -579,7 +619,7 @@ class _Loader:
         if matches is not None and not keys:
             raise self.fail(line, "'matches' applies to the first 'key'; add a key")
         return YamlSignal(
-            glob=self.glob(body["in"], line, "'in'"),
+            glob=self.glob(body["in"], self.key_line(body, "in"), "'in'"),
             keys=keys,
             kinds=frozenset(kinds_list),
             api_version=api_rx,
@@ -588,6 +628,13 @@ class _Loader:
             exclude=self.excludes(body, line),
             api_glob=api if isinstance(api, str) else "",
         )
+
+
+def _name_regex(glob: str) -> re.Pattern[str]:
+    """A name glob (dependency, image, action, apiVersion) as a regex. No time budget needed:
+    since Python 3.9 `fnmatch.translate` emulates atomic groups between stars (bpo-40480), so
+    these cannot backtrack catastrophically, unlike a rule's own regexes."""
+    return re.compile(fnmatch.translate(glob))
 
 
 def _to_plain(node: Any) -> Any:
