@@ -222,7 +222,9 @@ def test_e_report_options_apply_to_effort_or_conflict_loudly(db: str) -> None:
     code, _, err = run("report", "--db", db, "--format", "html", "effort")
     assert code == 2 and "`report effort` has no html format" in err
     # the same value given twice is no conflict
-    code, out, _ = run("report", "--db", db, "--scan", "1", "effort", "--scan", "1", "--format", "json")
+    code, out, _ = run(
+        "report", "--db", db, "--scan", "1", "effort", "--scan", "1", "--format", "json"
+    )
     assert code == 0 and json.loads(out)["scan"]["id"] == 1
 
 
@@ -278,7 +280,10 @@ def _logging_build(self: ForgeRequest) -> tuple[ForgeClient, str, RepoFilter]:
     ("flags", "shown"),
     [
         ((), ["warning: GitHub 502", "warning: GitHub secondary rate limit, waiting 60 s"]),
-        (("-v",), ["GitHub: checking the token", "warning: GitHub 502", "warning: GitHub secondary"]),
+        (
+            ("-v",),
+            ["GitHub: checking the token", "warning: GitHub 502", "warning: GitHub secondary"],
+        ),
         (("--quiet",), []),
     ],
 )
