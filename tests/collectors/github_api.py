@@ -81,6 +81,7 @@ class Fault:
     after: int = 0
     status: int = 403
     retry_after: int | None = None
+    match: str = ""  # only requests whose body (or URL) contains this
 
 
 @dataclass(frozen=True)
@@ -217,9 +218,12 @@ class GitHubAPI:
         headers = {"Content-Type": "application/json; charset=utf-8"}
         return self._answer(Served(endpoint, 401), 401, headers, body)
 
-    def _fault(self, endpoint: str) -> Answer | None:
+    def _fault(self, endpoint: str, request: Any) -> Answer | None:
+        text = f"{request.url} {request.body or ''}"
         for fault in self.faults:
             if fault.count <= 0 or fault.endpoint not in ("any", endpoint):
+                continue
+            if fault.match not in text:
                 continue
             if fault.after > 0:
                 fault.after -= 1
@@ -281,7 +285,7 @@ class GitHubAPI:
         refused = self._unauthorized(request, "rest")
         if refused:
             return refused
-        faulty = self._fault("rest")
+        faulty = self._fault("rest", request)
         if faulty:
             return faulty
         if self.used["core"] >= self.rest_limit:
@@ -321,7 +325,7 @@ class GitHubAPI:
         refused = self._unauthorized(request, "graphql")
         if refused:
             return refused
-        faulty = self._fault("graphql")
+        faulty = self._fault("graphql", request)
         if faulty:
             return faulty
         body = json.loads(request.body)
@@ -390,7 +394,8 @@ class QueryLimits:
 
     def _field(self, node: FieldNode, parents: int) -> None:
         args = {
-            a.name.value: value_from_ast_untyped(a.value, self.variables) for a in node.arguments
+            a.name.value: value_from_ast_untyped(a.value, self.variables)
+            for a in node.arguments or ()
         }
         size = args.get("first", args.get("last"))
         name = node.name.value
@@ -448,7 +453,7 @@ class _Execution:
                 key = node.alias.value if node.alias else node.name.value
                 args = {
                     a.name.value: value_from_ast_untyped(a.value, self.variables)
-                    for a in node.arguments
+                    for a in node.arguments or ()
                 }
                 value = self.resolve(typename, obj, node.name.value, args, [*path, key])
                 out[key] = self.complete(value, node.selection_set, [*path, key])
