@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import math
 import re
 from collections import Counter
@@ -24,6 +25,7 @@ from detect_secrets.plugins.base import RegexBasedDetector
 from detect_secrets.plugins.discord import DiscordBotTokenDetector
 from detect_secrets.plugins.github_token import GitHubTokenDetector
 from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+from detect_secrets.plugins.jwt import JwtTokenDetector
 from detect_secrets.plugins.mailchimp import MailchimpDetector
 from detect_secrets.plugins.npm import NpmDetector
 from detect_secrets.plugins.openai import OpenAIDetector
@@ -33,6 +35,8 @@ from detect_secrets.plugins.sendgrid import SendGridDetector
 from detect_secrets.plugins.slack import SlackDetector
 from detect_secrets.plugins.square_oauth import SquareOAuthDetector
 from detect_secrets.plugins.stripe import StripeDetector
+from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
+from detect_secrets.plugins.twilio import TwilioKeyDetector
 
 PLUGINS: tuple[RegexBasedDetector, ...] = (
     AWSKeyDetector(),
@@ -201,3 +205,548 @@ def env_file_secrets(text: str, salt: bytes) -> Iterator[Credential]:
 def shannon_entropy(value: str) -> float:
     counts = Counter(value)
     return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+# -- redaction ------------------------------------------------------------------------------
+# Infra files are kept, normalised, for duplicate detection. Before that, every credential
+# value is replaced by REDACTED: what the detectors above find, every value written under a
+# secret's name (key, variable, flag, header, Kubernetes Secret data, Terraform variable), the
+# password of a URL, and whole private-key blocks. A value that only *refers* to a secret
+# (`${{ secrets.X }}`, `$VAR`, `${VAR}`, `((var))`, `{{ .Values.x }}`, `from_secret`) is kept:
+# it says how the repository handles secrets, which is what copies have in common. Redacting
+# too much costs a little clustering precision; too little stores a secret, so doubt redacts.
+
+REDACTED = "«redacted»"
+
+# The reporting detectors (minus private keys, redacted as whole blocks below) plus formats
+# too noisy to report but harmless to blank out.
+_REDACT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    rx
+    for plugin in (*PLUGINS, JwtTokenDetector(), TelegramBotTokenDetector(), TwilioKeyDetector())
+    if not isinstance(plugin, PrivateKeyDetector)
+    for rx in plugin.denylist
+)
+# BEGIN .. END, or, without an END, the key lines that follow the header.
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:.*?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+    r"|[^\n]*(?:\n[ \t\"']*[A-Za-z0-9+/=:\\ -]{16,}[\"',\\n]*)*)"
+    r"|PuTTY-User-Key-File-\d[^\n]*(?:\n[^\n]*)*?\nPrivate-MAC:[^\n]*",
+    re.S,
+)
+# Lines worth a closer look: a secret-ish word, a URL, a login. Matched against the lowered
+# text: an IGNORECASE alternation is five times slower, and this runs on every line.
+_LINE_TRIGGER = re.compile(
+    r"pass|pw|secret|token|key|auth|cred|://|login|mysql|mariadb|literal|-u\b|--user|name|value"
+)
+
+# -- names
+
+_WORD = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+_SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwords",
+        "passwd",
+        "passphrase",
+        "pass",
+        "pwd",
+        "pw",
+        "secret",
+        "secrets",
+        "token",
+        "tokens",
+        "credential",
+        "credentials",
+        "creds",
+        "auth",
+        "authorization",
+        "apikey",
+        "privatekey",
+        "accesskey",
+        "secretkey",
+    }
+)
+_SECRET_PAIRS = frozenset(
+    {
+        ("api", "key"),
+        ("access", "key"),
+        ("private", "key"),
+        ("secret", "key"),
+        ("signing", "key"),
+        ("encryption", "key"),
+        ("master", "key"),
+        ("auth", "key"),
+        ("key", "base"),
+        ("deploy", "key"),
+        ("ssh", "key"),
+        ("license", "key"),
+        ("client", "secret"),
+    }
+)
+# A secret-named key ending in one of these names a place or a kind, not a value
+# (password_file, secretName, secretKeyRef, passwordVariable, --password-stdin, auth_type).
+_NAMING_WORDS = frozenset(
+    {
+        "file",
+        "path",
+        "dir",
+        "ref",
+        "name",
+        "names",
+        "env",
+        "url",
+        "uri",
+        "type",
+        "method",
+        "mode",
+        "arn",
+        "mount",
+        "enabled",
+        "required",
+        "stdin",
+        "length",
+        "size",
+        "ttl",
+        "variable",
+        "var",
+        "header",
+        "provider",
+        "version",
+        "kind",
+    }
+)
+
+
+def secret_named(name: str) -> bool:
+    """Whether a key, variable or flag name says its value is a secret: DB_PASSWORD, apiKey,
+    x-api-key, --registry-token, _authToken; not author, bypass, password_file or secretName."""
+    words = [w.lower() for w in _WORD.split(name) if w]
+    if not words or words[0] == "from" or (len(words) > 1 and words[-1] in _NAMING_WORDS):
+        return False  # from_secret: names a stored secret
+    if any(
+        w in _SECRET_WORDS or w.endswith(("password", "passwd", "secret", "token")) for w in words
+    ):
+        return True
+    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(words))
+
+
+# -- values
+
+# What a value may consist of and still only *refer* to a secret. Template expressions with a
+# quoted literal inside (`{{ .Values.x | default "s3cret" }}`) are not references.
+_REFERENCE = re.compile(
+    r"\$\{\{[^'\"}]*\}\}"  # ${{ secrets.X }} (GitHub, Gitea, Forgejo)
+    r"|\{\{[^'\"}]*\}\}"  # {{ .Values.password }} (Helm, Jinja, Go templates)
+    r"|\$\{[A-Za-z_][\w.\[\]-]*\}"  # ${VAR}, ${var.name}
+    r"|\$\{[A-Za-z_]\w*:?[-=+?]«redacted»\}"  # ${VAR:-default}, its default redacted
+    r"|\$\d|\$[A-Za-z_]\w*"  # $VAR, $1
+    r"|\$\([A-Za-z_]\w*\)"  # $(VAR) (Azure Pipelines, Make, Kubernetes env)
+    r"|\(\([\w.-]+\)\)"  # ((var)) (Concourse)
+    r"|%[A-Za-z_]\w*%"  # %VAR% (cmd)
+    r"|\b(?:var|local|data|module|each|self)\.[\w.\[\]-]+"  # Terraform
+    r"|\bcredentials\(\s*['\"][\w.-]+['\"]\s*\)"  # Jenkins credentials('id')
+    r"|^\*[\w-]+$"  # a YAML alias
+)
+_FILLER = re.compile(r"[\s\"'`:/@.,;=+|(){}\[\]$_-]*")
+# The default of a shell expansion is a literal: ${DB_PASSWORD:-postgres}.
+_DEFAULTED = re.compile(r"(\$\{[A-Za-z_]\w*:?[-=+?])([^}]*)\}")
+_AUTH_SCHEME = re.compile(r"^(?:Bearer|Basic|Token|Bot|Digest|Negotiate|OAuth|Key)[ \t]+", re.I)
+_KEYWORDS = frozenset(
+    {"", "true", "false", "yes", "no", "on", "off", "null", "none", "~", "inherit", REDACTED}
+)
+
+
+def is_reference(value: str) -> bool:
+    """Whether a value only refers to a secret kept elsewhere (and so may be kept)."""
+    rest, count = _REFERENCE.subn("", value.strip())
+    return count > 0 and _FILLER.fullmatch(rest) is not None
+
+
+def _redacted(value: str) -> str:
+    """The value as it may be stored: itself when it is a reference or a keyword, else
+    REDACTED (an auth scheme in front, `Bearer ...`, is kept)."""
+    scheme = _AUTH_SCHEME.match(value)
+    prefix, body = (value[: scheme.end()], value[scheme.end() :]) if scheme else ("", value)
+    if body.strip().strip("\"'").lower() in _KEYWORDS:
+        return value
+    body = _DEFAULTED.sub(lambda m: f"{m.group(1)}{REDACTED}}}", body)
+    return prefix + (body if is_reference(body) else REDACTED)
+
+
+# -- lines
+
+# `key: value`, `key=value`, `"key": "value"`, `'key' => 'value'`, for keys with a secret-ish
+# word; `secret_named` decides.
+_KEY_SEP = re.compile(
+    r"""(?<![\w.$])(?<![\w.]-)(?P<quote>["']?)(?P<key>(?=[A-Za-z_])[\w.-]*?(?:pass|pw|secret|token|key|auth|cred)"""
+    r"""[\w.-]*)(?P=quote)[ \t]*(?P<sep>=>|:=|=(?!=)|:(?=[ \t"']|$))""",
+    re.I,
+)
+# Space-separated flags: --password VALUE, -token VALUE.
+_FLAG = re.compile(
+    r"(?<![\w-])--?(?P<key>(?=[A-Za-z])[\w-]*?(?:pass|pw|secret|token|key|auth|cred)[\w-]*)"
+    r"[ \t]+(?=[^\s<>|&;-])",
+    re.I,
+)
+# Dockerfile's old `ENV NAME value` form.
+_ENV_SPACE = re.compile(r"^[ \t]*(?:ENV|ARG)[ \t]+(?P<key>[A-Za-z_][\w.-]*)[ \t]+(?=[^\s=])", re.I)
+_LOGIN = re.compile(
+    r"\b(?:docker|podman|nerdctl|buildah|skopeo|helm|oras|crane|regctl|cf|az)\b[^|;&]*\blogin\b"
+)
+# Values that follow a flag or word of a command rather than a secret-named key: `-p` of a
+# login or of mysql, sshpass, curl's user:password, the echo piped to --password-stdin,
+# kubectl's --from-literal and openssl's pass:.
+_COMMAND_VALUES: tuple[tuple[tuple[str, ...], re.Pattern[str], re.Pattern[str]], ...] = (
+    # (words one of which the lowered line holds: a cheap gate; the command; its value)
+    (("login",), _LOGIN, re.compile(r"(?<!\S)-p(?:=|[ \t]+)(?=\S)")),
+    (
+        ("mysql", "mariadb"),
+        re.compile(r"\b(?:mysql|mariadb)\w*\b"),
+        re.compile(r"(?<!\S)-p(?=[^\s-])"),
+    ),
+    (("sshpass",), re.compile(r"\bsshpass\b"), re.compile(r"(?<!\S)-p[ \t]*(?=\S)")),
+    (
+        ("curl", "wget", "http"),
+        re.compile(r"\b(?:curl|wget|http)\b"),
+        re.compile(r"(?<!\S)(?:-u|--user)(?:=|[ \t]+)(?=\S+:)"),
+    ),
+    (
+        ("-stdin",),
+        re.compile(r"-stdin\b"),
+        re.compile(r"\b(?:echo|printf)(?:[ \t]+-[a-zA-Z]+)*[ \t]+(?=\S)"),
+    ),
+    (("--from-literal",), re.compile(r"--from-literal"), re.compile(r"--from-literal[= ][\w.-]+=")),
+    (("pass:",), re.compile(r"\bpass:"), re.compile(r"(?<![\w-])pass:(?=\S)")),
+)
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/@\"'`<>]+)@")
+_ENV_NAME = re.compile(
+    r"""(?<![\w.-])["']?name["']?[ \t]*[:=][ \t]*["']?(?P<name>[A-Za-z_][\w.-]*)"""
+)
+_ENV_VALUE = re.compile(r"""(?<![\w.-])["']?value["']?[ \t]*(?P<sep>:(?=[ \t"']|$)|=)""")
+_BLOCK_SCALAR = re.compile(r"^[|>][-+0-9]*$")
+_LINE_START = re.compile(r"""^[ \t]*(?:-[ \t]+|export[ \t]+|ENV[ \t]+|ARG[ \t]+|set[ \t]+)*$""")
+_SHELL_END = re.compile(r"[ \t]+(?:#|&&|\|\||;|\\$)")
+_OPENERS = (("${{", "}}"), ("{{", "}}"), ("${", "}"), ("$(", ")"), ("((", "))"))
+
+
+def _quoted_end(line: str, start: int) -> int:
+    quote = line[start]
+    i = start + 1
+    while i < len(line):
+        if line[i] == "\\" and quote == '"':
+            i += 2
+        elif line[i] == quote:
+            return i
+        else:
+            i += 1
+    return len(line)
+
+
+def _scan(line: str, start: int, stops: str) -> int:
+    """End of an unquoted value: the first stop character outside ${{ }}, {{ }}, ${ }, $( )
+    and (( )), whose contents may hold spaces."""
+    i = start
+    while i < len(line):
+        for opener, closer in _OPENERS:
+            if line.startswith(opener, i):
+                close = line.find(closer, i + len(opener))
+                if close != -1:
+                    i = close + len(closer)
+                    break
+        else:
+            if line[i] in stops:
+                break
+            i += 1
+    return i
+
+
+def _value_span(line: str, key_start: int, start: int, sep: str) -> tuple[int, int]:
+    """Where the value after a key and separator lies (empty span: no value on the line)."""
+    while start < len(line) and line[start] in " \t":
+        start += 1
+    if start < len(line) and line[start] in "\"'":
+        return start + 1, _quoted_end(line, start)
+    before = line[:key_start]
+    stops = before[-1] if before[-1:] in ("'", '"') else ""  # inside a quoted string
+    if before.count("{") > before.count("}") or before.count("[") > before.count("]"):
+        stops += ",}]"  # inside a flow mapping or list
+    if sep.startswith(":") and sep != ":=":
+        end = _scan(line, start, stops)  # YAML: the rest of the line
+        comment = line.find(" #", start, end)
+        end = comment if comment != -1 else end
+    elif _LINE_START.match(before):  # NAME=value opening a line: a dotenv/compose value
+        end = _scan(line, start, stops)
+        shell = _SHELL_END.search(line, start, end)
+        end = shell.start() if shell else end
+    else:
+        end = _scan(line, start, stops + " \t\"'`;&|,<>)")
+    return start, len(line[:end].rstrip())
+
+
+def _replace(line: str, start: int, end: int) -> str:
+    value = line[start:end]
+    kept = _redacted(value)
+    return line if kept == value else line[:start] + kept + line[end:]
+
+
+# What a line says about the lines after it.
+_NO_FOLLOW = 0
+_BLOCK = 1  # a secret's block scalar (`password: |`): every deeper line is its value
+_SCALAR = 2  # a secret with nothing after the colon: deeper plain lines are its value
+
+
+def _redact_pairs(line: str) -> tuple[str, int, int]:
+    """Secret-named keys' values on one line; and whether deeper lines continue a value
+    (with the key's column)."""
+    follow, column = _NO_FOLLOW, 0
+    pos = 0
+    while match := _KEY_SEP.search(line, pos):
+        pos = match.end()
+        if not secret_named(match.group("key")):
+            continue
+        sep = match.group("sep")
+        start, end = _value_span(line, match.start(), match.end(), sep)
+        value = line[start:end]
+        if start == end:
+            if sep == ":":
+                follow, column = _SCALAR, match.start("key")
+        elif _BLOCK_SCALAR.match(value):
+            follow, column = _BLOCK, match.start("key")
+        elif not (value.startswith("{") and not value.startswith("{{")):
+            kept = _redacted(value)  # a flow mapping's own keys are looked at in turn
+            line = line[:start] + kept + line[end:]
+            pos = start + len(kept)
+    return line, follow, column
+
+
+def _redact_flags(line: str, lowered: str) -> str:
+    """Values of secret-named flags, of Dockerfile's `ENV NAME value` and of the commands
+    above (`lowered`: the line in lower case, for the cheap gates)."""
+    pos = 0
+    while "-" in lowered and (match := _FLAG.search(line, pos)):
+        pos = match.end()
+        if secret_named(match.group("key")):
+            start, end = _value_span(line, match.start(), match.end(), " ")
+            line = _replace(line, start, end)
+    if (
+        lowered.lstrip().startswith(("env", "arg"))
+        and (match := _ENV_SPACE.match(line))
+        and secret_named(match.group("key"))
+    ):
+        line = _replace(line, match.end(), len(line.rstrip(" \t\\")))
+    for words, context, value_start in _COMMAND_VALUES:
+        if any(word in lowered for word in words) and context.search(line):
+            for match in reversed(list(value_start.finditer(line))):
+                start, end = _value_span(line, match.start(), match.end(), " ")
+                line = _replace(line, start, end)
+    return line
+
+
+def _redact_userinfo(match: re.Match[str]) -> str:
+    """https://user:password@host loses the whole user:password; a long colon-less user
+    part (a token used as the user name) is redacted too; `git@` is kept."""
+    userinfo = match.group("userinfo")
+    secret = ":" in userinfo or (len(userinfo) >= 16 and re.search(r"\d", userinfo) is not None)
+    if not secret or is_reference(userinfo):
+        return match.group(0)
+    return f"{match.group('scheme')}{REDACTED}@"
+
+
+def _key_column(line: str) -> int:
+    stripped = line.lstrip(" \t")
+    column = len(line) - len(stripped)
+    return column + 2 if stripped.startswith("- ") else column
+
+
+def _starts_entry(line: str) -> bool:
+    return line.lstrip(" \t").startswith("- ")
+
+
+def _entry_lines(lines: list[str], index: int) -> list[str]:
+    """The other lines of the list entry (`- name: X` / `  value: Y`) holding line `index`."""
+    column = _key_column(lines[index])
+    out = []
+    if not _starts_entry(lines[index]):
+        for i in range(index - 1, max(-1, index - 4), -1):
+            if _key_column(lines[i]) != column:
+                break
+            out.append(lines[i])
+            if _starts_entry(lines[i]):
+                break
+    for i in range(index + 1, min(len(lines), index + 4)):
+        if _key_column(lines[i]) != column or _starts_entry(lines[i]):
+            break
+        out.append(lines[i])
+    return out
+
+
+def _redact_env_value(lines: list[str], index: int) -> str:
+    """`value:` of a Kubernetes/ECS env entry whose `name:` (on the same line, or in the same
+    list entry, either order) is secret-named."""
+    line = lines[index]
+    match = _ENV_VALUE.search(line)
+    if match is None:
+        return line
+    same_line = _ENV_NAME.search(line)
+    if same_line is None:
+        column = _key_column(line)
+        names = [
+            m.group("name")
+            for other in _entry_lines(lines, index)
+            if (m := _ENV_NAME.match(other, column))
+        ]
+    else:
+        names = [same_line.group("name")]
+    if not any(secret_named(name) for name in names):
+        return line
+    start, end = _value_span(line, match.start(), match.end(), match.group("sep"))
+    return _replace(line, start, end) if start < end else line
+
+
+_K8S_SECRET = re.compile(r"^kind:[ \t]*[\"']?Secret[\"']?[ \t]*$", re.M)
+_DATA_KEY = re.compile(r"^(?P<indent>[ \t]*)(?:data|stringData):[ \t]*(?P<rest>.*)$")
+_ENTRY = re.compile(r"""^[ \t]*["']?[\w.-]+["']?:(?:[ \t]+|$)""")
+
+
+def _secret_documents(lines: list[str]) -> list[bool]:
+    """Per line: whether its YAML document is a Kubernetes Secret."""
+    out: list[bool] = []
+    start = 0
+    for i in range(len(lines) + 1):
+        if i == len(lines) or lines[i].startswith("---"):
+            secret = any(_K8S_SECRET.match(line) for line in lines[start:i])
+            out += [secret] * (i - start)
+            if i < len(lines):
+                out.append(False)
+            start = i + 1
+    return out
+
+
+def _redact_secret_data(lines: list[str]) -> None:
+    """Every value under `data:` / `stringData:` of a Kubernetes Secret, whatever its key."""
+    documents = _secret_documents(lines)
+    depth: int | None = None  # column of the `data:` key while inside its block
+    entries = 0  # column of the data mapping's keys
+    for i, line in enumerate(lines):
+        if not documents[i] or not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip(" \t"))
+        if depth is not None and indent > depth:
+            entries = entries or indent
+            entry = _ENTRY.match(line)
+            if entry is not None and indent == entries:
+                lines[i] = _replace(line, entry.end(), len(line.rstrip()))
+            else:  # a block scalar's lines, or anything else in there
+                lines[i] = line[:indent] + REDACTED
+            continue
+        depth, entries = None, 0
+        data = _DATA_KEY.match(line)
+        if data is not None:
+            if data.group("rest").strip():
+                lines[i] = _replace(line, data.start("rest"), len(line.rstrip()))
+            else:
+                depth = len(data.group("indent"))
+
+
+_TF_VARIABLE = re.compile(r'^[ \t]*variable[ \t]+"?(?P<name>[\w-]+)"?[ \t]*\{', re.M)
+_TF_DEFAULT = re.compile(r"\bdefault[ \t]*=[ \t]*")
+_TF_SENSITIVE = re.compile(r"\bsensitive[ \t]*=[ \t]*true\b")
+_TF_HEREDOC = re.compile(r"<<-?[ \t]*(\w+)[^\n]*\n(?:.*?\n)??[ \t]*\1[ \t]*$", re.M | re.S)
+
+
+def _closing(text: str, start: int, opener: str, closer: str) -> int:
+    """Index just past the bracket that closes the one at `start` (strings not parsed: a
+    brace inside a string only makes the block end early or late within the same variable)."""
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == opener:
+            depth += 1
+        elif text[i] == closer:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return len(text)
+
+
+def _redact_terraform_defaults(text: str) -> str:
+    """The default of a Terraform variable named like a secret or marked `sensitive`."""
+    pos = 0
+    while match := _TF_VARIABLE.search(text, pos):
+        end = _closing(text, match.end() - 1, "{", "}")
+        pos = match.end()
+        body = text[match.end() : end]
+        default = _TF_DEFAULT.search(body)
+        if default is None or not (secret_named(match.group("name")) or _TF_SENSITIVE.search(body)):
+            continue
+        start = match.end() + default.end()
+        head = text[start : start + 1]
+        if head == '"':
+            stop = _quoted_end(text, start) + 1
+        elif head in ("{", "["):
+            stop = _closing(text, start, head, "}" if head == "{" else "]")
+        elif heredoc := _TF_HEREDOC.match(text, start):
+            stop = heredoc.end()
+        else:
+            stop = text.find("\n", start)
+            stop = len(text) if stop == -1 else stop
+        if text[start:stop].strip() != "null":
+            text = text[:start] + REDACTED + text[stop:]
+    return text
+
+
+def _redact_detected(text: str) -> str:
+    """Values the format detectors know (the secret part only, when a pattern captures it
+    with its context, as AWS secret keys are). Pattern by pattern: each has a literal prefix
+    the regex engine skips to, which one alternation of them all would defeat (5x slower)."""
+
+    def cut(match: re.Match[str]) -> str:
+        if match.re.groups and len(match.group(1) or "") >= 16:
+            whole, (start, end) = match.group(0), match.span(1)
+            offset = match.start()
+            return whole[: start - offset] + REDACTED + whole[end - offset :]
+        return REDACTED
+
+    for pattern in _REDACT_PATTERNS:
+        text = pattern.sub(cut, text)
+    return text
+
+
+def redact(text: str) -> str:
+    """The text with every credential value replaced by REDACTED (see above); line count kept
+    except where a private-key block collapses to one line."""
+    text = _redact_detected(text)
+    if "PRIVATE KEY" in text or "PuTTY-User-Key" in text:
+        text = _PEM_BLOCK.sub(REDACTED, text)
+    if "variable" in text:
+        text = _redact_terraform_defaults(text)
+    lines = text.split("\n")
+    lowered = text.lower().split("\n")  # lower() never adds or removes a newline
+    if _K8S_SECRET.search(text):
+        _redact_secret_data(lines)
+    follow, column = _NO_FOLLOW, 0
+    for i, line in enumerate(lines):
+        content = line.lstrip(" \t")
+        if not content:
+            continue
+        indent = len(line) - len(content)
+        if follow != _NO_FOLLOW and indent > column:
+            if follow == _BLOCK:
+                lines[i] = line[:indent] + REDACTED
+                continue
+            if not _ENTRY.match(line):  # a plain scalar or a list item: the secret's value
+                item = 2 if content.startswith("- ") else 0
+                lines[i] = line[: indent + item] + _redacted(content[item:])
+                continue
+        else:
+            follow = _NO_FOLLOW
+        if _LINE_TRIGGER.search(lowered[i]) is None:
+            continue
+        urls = _URL_USERINFO.sub(_redact_userinfo, line) if "://" in line else line
+        paired, follow_here, column_here = _redact_pairs(urls)
+        lines[i] = _redact_flags(paired, lowered[i])
+        if "value" in line:
+            lines[i] = _redact_env_value(lines, i)
+        if follow_here != _NO_FOLLOW:
+            follow, column = follow_here, column_here
+    return "\n".join(lines)

@@ -6,7 +6,8 @@
 - **infra files**: workflows, Dockerfiles, compose files, Jenkinsfiles, GitLab CI, deploy
   scripts, Helm templates and Terraform, normalised (comments, blank lines, spacing and the
   repository's own name removed) with a MinHash signature, so copies can be clustered across
-  thousands of repositories without comparing every pair.
+  thousands of repositories without comparing every pair. Credential values are replaced
+  first (credentials.redact): the stored text, its hash and its MinHash never derive from one.
 
 Pure: it reads through the detection context, which read each file at most once anyway.
 """
@@ -20,7 +21,7 @@ from posixpath import basename, dirname
 
 import numpy as np
 
-from driftscan.engine import extract
+from driftscan.engine import credentials, extract
 from driftscan.engine.yamldoc import Document, find_path
 from driftscan.models import InfraFile, VersionUse
 
@@ -117,7 +118,8 @@ def infra_files(
         text = text_of(path)
         if text is None or len(text) > MAX_INFRA_BYTES:
             continue
-        lines = normalise(path, text, repo_name)
+        # Before anything is derived from it: the text, its hash and its MinHash are stored.
+        lines = normalise(path, credentials.redact(text), repo_name)
         if kind in _GROUPED:
             grouped.setdefault((_GROUPED[kind], _unit(kind, path)), []).append(
                 (basename(path), lines)
