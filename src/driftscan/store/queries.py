@@ -17,7 +17,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast, overload
 
-from sqlalchemy import CursorResult, Delete, Engine, create_engine, delete, event, func, select
+from sqlalchemy import (
+    CursorResult,
+    Delete,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -88,6 +98,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted and overwritten content is zeroed, not left in free pages: a text purged by
+    # migration 0009 (it could hold a credential) must not survive in the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -431,19 +444,25 @@ class Store:
         return factset.id
 
     def _infra(self, session: Session, factset_id: int, files: Sequence[InfraFile]) -> None:
+        """Each distinct content once. `f.text` is redacted at extraction (engine/infra.py),
+        so no credential value gets here; a text that migration 0009 purged is written again
+        when a repository carrying that content is detected."""
         hashes = list({f.content_hash for f in files})
-        known = (
-            set(
-                session.scalars(
-                    select(InfraContentRow.hash).where(InfraContentRow.hash.in_(hashes))
-                )
+        purged: dict[str, bool] = (
+            dict(
+                session.execute(
+                    select(InfraContentRow.hash, InfraContentRow.text_z.is_(None)).where(
+                        InfraContentRow.hash.in_(hashes)
+                    )
+                ).tuples()
             )
             if hashes
-            else set()
+            else {}
         )
         for f in files:
-            if f.content_hash not in known:
-                known.add(f.content_hash)
+            stored = purged.get(f.content_hash)
+            purged[f.content_hash] = False
+            if stored is None:
                 session.add(
                     InfraContentRow(
                         hash=f.content_hash,
@@ -452,6 +471,12 @@ class Store:
                         text_z=zlib.compress(f.text.encode()),
                         minhash=f.minhash,
                     )
+                )
+            elif stored:
+                session.execute(
+                    update(InfraContentRow)
+                    .where(InfraContentRow.hash == f.content_hash, InfraContentRow.text_z.is_(None))
+                    .values(text_z=zlib.compress(f.text.encode()))
                 )
         session.flush()
         session.add_all(
