@@ -379,9 +379,9 @@ def test_gitlab_group_scan_equals_local_scan(
                 repo.full_name
             )
     assert tokens == {"glpat-NeverStoreMe0123456789"}
-    # rescan: 3 project pages (this server caps per_page at 3) + one head query per 100
-    # projects, nothing per project
-    assert rescan.reused == outcome.repos - 1 and rescan_calls == 3 + 1
+    # rescan: the token check + 3 project pages (this server caps per_page at 3) + one head
+    # query per 35 projects, nothing per project
+    assert rescan.reused == outcome.repos - 1 and rescan_calls == 1 + 3 + 1
 
 
 def test_gitlab_rate_limit_waits_or_parks(
