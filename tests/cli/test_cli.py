@@ -69,8 +69,11 @@ def test_strict_fails_when_a_repository_cannot_be_scanned(db: str, tmp_path: Pat
     )
     assert code == 0
     assert any(r["status"] == "error" for r in json.loads(out)["repos"])
-    code, _, _ = run("scan", str(tmp_path / "nope"), "--db", db, "--strict", "--format", "none")
+    code, _, _ = run(
+        "scan", DEMO_REPOS[0], str(tmp_path / "nope"), "--db", db, "--strict", "--format", "none"
+    )
     assert code == 1
+    # only paths that do not exist: a usage error (exit 2), see tests/cli/test_honest_edges.py
 
 
 def test_invalid_rule_folder_is_a_usage_error(db: str, tmp_path: Path) -> None:
