@@ -1,0 +1,178 @@
+"""One hostile org per session: every case built once, scanned once through `run_scan` and
+once through the `driftscan scan` command, among ordinary repositories."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from driftscan.engine.rules import Ruleset
+from driftscan.models import RepoResult, ScanOutcome
+from driftscan.runner import ScanOptions, run_scan
+from driftscan.store.queries import Store
+from tests.conftest import DEMO_ORG, ROOT, make_git_repo
+from tests.hostile.builders import (
+    STEPS,
+    World,
+    build_outside,
+    commit_all,
+    fast_import,
+    write_tree,
+)
+from tests.hostile.cases import CASES, Case
+
+# Ordinary repositories scanned before and after the hostile ones: their facts must come out
+# exactly as in a scan without any hostile neighbour.
+NORMAL_GIT = ("payments-api", "legacy-billing")
+NORMAL_DIR = ("k8s-platform", "engineering-handbook")
+SCAN_SECONDS = 90  # a hang (a FIFO opened, a bomb expanded) fails instead of blocking CI
+
+
+class Hung(BaseException):
+    """Not an Exception: the runner's per-repository `except Exception` must not absorb it."""
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """SIGALRM interrupts even a blocking open() of a FIFO (PEP 475 runs the handler)."""
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise Hung(f"still running after {seconds}s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    root = tmp_path_factory.mktemp("hostile")
+    made = World(
+        root, root / "repos", root / "outside", root / "markers", f"marker-{uuid.uuid4().hex}"
+    )
+    for folder in (made.repos, made.markers):
+        folder.mkdir()
+    build_outside(made)
+    return made
+
+
+def build_case(case: Case, world: World) -> Path:
+    path = world.repos / case.id
+    plain = {p: e for p, e in case.files.items() if isinstance(e, bytes)}
+    if case.kind == "git" and len(plain) > 1_000:  # the committed tree is what git scans
+        fast_import(path, plain)
+    else:
+        write_tree(path, case.files, world)
+    if case.kind == "git" and len(plain) <= 1_000:
+        commit_all(path)
+        for step in case.steps:
+            STEPS[step](path, world, case.id)
+    return path
+
+
+@dataclass(frozen=True)
+class Org:
+    """The built repositories, in the order they are given to the scan."""
+
+    world: World
+    hostile: dict[str, Path]  # case id -> repository path
+    normal: tuple[Path, ...]
+
+    @property
+    def targets(self) -> list[str]:
+        half = len(self.normal) // 2
+        paths = [*self.normal[:half], *self.hostile.values(), *self.normal[half:]]
+        return [str(p) for p in paths]
+
+
+@pytest.fixture(scope="session")
+def org(world: World) -> Org:
+    normal = [make_git_repo(DEMO_ORG / name, world.root / "normal" / name) for name in NORMAL_GIT]
+    normal += [DEMO_ORG / name for name in NORMAL_DIR]
+    hostile = {case.id: build_case(case, world) for case in CASES}
+    return Org(world, hostile, (normal[0], normal[2], normal[1], normal[3]))
+
+
+def facts(result: RepoResult) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((f.dimension, f.value) for f in result.facts))
+
+
+@dataclass(frozen=True)
+class ApiScan:
+    outcome: ScanOutcome
+    results: dict[str, RepoResult]  # by repository name (the folder's name)
+    store: Store
+    db: Path
+
+
+@pytest.fixture(scope="session")
+def baseline(org: Org, ruleset: Ruleset, tmp_path_factory: pytest.TempPathFactory) -> ApiScan:
+    """The ordinary repositories scanned alone."""
+    return _scan([str(p) for p in org.normal], ruleset, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def api_scan(org: Org, ruleset: Ruleset, tmp_path_factory: pytest.TempPathFactory) -> ApiScan:
+    """Everything through run_scan in this process (jobs=1, so a hang is interruptible)."""
+    return _scan(org.targets, ruleset, tmp_path_factory)
+
+
+def _scan(targets: list[str], ruleset: Ruleset, factory: pytest.TempPathFactory) -> ApiScan:
+    db = factory.mktemp("db") / "scans.db"
+    store = Store(f"sqlite:///{db}")
+    store.ensure_schema()
+    with deadline(SCAN_SECONDS):
+        outcome = run_scan(targets, store, ruleset, ScanOptions(jobs=1, reuse=False))
+    results = {r.name: r for r in store.load_scan(outcome.scan_id).repos}
+    return ApiScan(outcome, results, store, db)
+
+
+@dataclass(frozen=True)
+class CliScan:
+    returncode: int
+    stdout: str
+    stderr: str
+    report: dict[str, Any]
+    db: Path
+
+
+@pytest.fixture(scope="session")
+def cli_scan(org: Org, tmp_path_factory: pytest.TempPathFactory) -> CliScan:
+    """Everything through `python -m driftscan scan` in its own process, two workers."""
+    work = tmp_path_factory.mktemp("cli")
+    db, out = work / "scans.db", work / "report.json"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(work),
+        "PYTHONPATH": str(ROOT / "src"),
+        "LANG": "C.UTF-8",
+    }
+    command = [sys.executable, "-m", "driftscan", "scan", *org.targets]
+    command += ["--db", f"sqlite:///{db}", "--format", "json", "-o", str(out), "-j", "2"]
+    proc = subprocess.run(
+        command,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SCAN_SECONDS,
+        check=False,
+    )
+    report = json.loads(out.read_text()) if out.exists() else {}
+    return CliScan(proc.returncode, proc.stdout, proc.stderr, report, db)
