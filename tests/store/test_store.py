@@ -93,13 +93,13 @@ def test_known_heads_are_each_repository_s_newest_usable_state(store: Store) -> 
 
 def test_outdated_schema_is_refused_until_upgraded(store: Store) -> None:
     with store.engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0008'"))
     with pytest.raises(StoreError, match="driftscan db upgrade"):
         Store(store.url).ensure_schema()
 
 
 def test_empty_database_has_no_scan(store: Store) -> None:
-    with pytest.raises(StoreError, match="no scan yet"):
+    with pytest.raises(StoreError, match="no complete scan yet"):
         store.load_scan()
     with pytest.raises(StoreError, match="no scan with id 42"):
         store.load_scan(42)

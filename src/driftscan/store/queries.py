@@ -10,26 +10,38 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
+import os
+import secrets
+import socket
+import threading
 import zlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast, overload
 
+from filelock import FileLock
 from sqlalchemy import (
+    Connection,
     CursorResult,
     Delete,
     Engine,
+    Table,
     create_engine,
     delete,
     event,
     func,
+    insert,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from driftscan.engine.trend import RepoOwners, ScanPoint, ValueCount
@@ -78,6 +90,109 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 class StoreError(Exception):
     """A database problem, described without credentials."""
+
+
+class ScanBusy(StoreError):
+    """`--resume` found the scan still owned by a live process."""
+
+
+class LeaseLost(StoreError):
+    """Another process took this scan over (its heartbeat looked stale): stop writing to it."""
+
+
+log = logging.getLogger("driftscan.store")
+
+# A running scan refreshes its heartbeat every HEARTBEAT_SECONDS; one silent for LEASE_SECONDS
+# is taken as dead (shown `interrupted`, resumable). Generous against a busy SQLite file (30 s
+# busy timeout) and small clock differences between machines sharing a PostgreSQL database.
+HEARTBEAT_SECONDS = 30.0
+LEASE_SECONDS = 120.0
+# pg_advisory_xact_lock key serialising schema migrations ("driftsca" as a 64-bit integer).
+MIGRATION_LOCK_KEY = 0x6472696674736361
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who runs a scan: host and process id, plus a random token so that a reused pid (or
+    the same pid in another container) is never mistaken for the original owner."""
+
+    host: str
+    pid: int
+    token: str
+
+    @classmethod
+    def this_process(cls) -> Owner:
+        return cls(socket.gethostname(), os.getpid(), secrets.token_hex(4))
+
+    @classmethod
+    def parse(cls, text: str | None) -> Owner | None:
+        host, _, rest = (text or "").rpartition(":")
+        host, _, pid = host.rpartition(":")
+        return cls(host, int(pid), rest) if host and pid.isdigit() else None
+
+    def __str__(self) -> str:
+        suffix = f":{self.pid}:{self.token}"
+        return self.host[: 255 - len(suffix)] + suffix
+
+    def is_dead(self) -> bool:
+        """Known dead: a process of this host that no longer exists. Another host's process
+        (or a platform that cannot tell) is judged by its heartbeat alone."""
+        if self.host != socket.gethostname() or os.name != "posix":
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # exists, owned by another user
+            return False
+        try:  # a zombie (killed, not yet reaped by its parent) is dead too
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+def lease_status(status: str, owner: str | None, heartbeat_at: datetime | None) -> str:
+    """The status a scan is shown with: a `running` scan whose process died (stale
+    heartbeat, or a dead process of this host) is `interrupted`, never `running` forever.
+    Derived when read, so that reading never writes."""
+    if status != "running":
+        return status
+    stale = heartbeat_at is None or _utcnow() - heartbeat_at > timedelta(seconds=LEASE_SECONDS)
+    parsed = Owner.parse(owner)
+    if stale or parsed is None or parsed.is_dead():
+        return "interrupted"
+    return "running"
+
+
+class _Heartbeat:
+    """A daemon thread refreshing one scan's heartbeat in its own short transaction, so a
+    scan waiting on a rate limit or a slow repository still shows it is alive. A failed beat
+    (a busy SQLite file, a dropped connection) is only logged: the next one may pass, and a
+    lease that really lapsed is what `interrupted` is for."""
+
+    def __init__(self, store: Store, scan_id: int, owner: str) -> None:
+        self._store, self._scan_id, self._owner = store, scan_id, owner
+        self._stop = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"driftscan-heartbeat-{scan_id}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                if not self._store.heartbeat(self._scan_id, self._owner):
+                    self.lost = True
+                    return
+            except Exception as exc:  # never let the timer kill anything; see class doc
+                log.debug("heartbeat of scan #%s failed: %s", self._scan_id, _short(exc))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
 
 
 def safe_url(url: str) -> str:
@@ -189,6 +304,7 @@ class KnownHead:
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
+        self._sqlite_file: Path | None = None  # a file database: where its lock file goes
         try:
             parsed = make_url(url)
             kwargs: dict[str, Any] = {}
@@ -197,11 +313,15 @@ class Store:
                 "",
                 ":memory:",
             ):
-                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                self._sqlite_file = Path(parsed.database).expanduser()
+                self._sqlite_file.parent.mkdir(parents=True, exist_ok=True)
                 kwargs["connect_args"] = {"timeout": 30}
             self.engine: Engine = create_engine(url, **kwargs)
         except (ArgumentError, NoSuchModuleError, ImportError, OSError) as exc:
             raise StoreError(f"cannot open database {safe_url(url)}: {exc}") from None
+        # The scans this store writes: their owner strings and heartbeat timers.
+        self._leases: dict[int, str] = {}
+        self._beats: dict[int, _Heartbeat] = {}
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
@@ -220,27 +340,73 @@ class Store:
         return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
 
     def current_revision(self) -> str | None:
-        from alembic.runtime.migration import MigrationContext
-
         try:
             with self.engine.connect() as conn:
-                return MigrationContext.configure(conn).get_current_revision()
+                return _revision_of(conn)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
 
+    def newer_revision(self, revision: str | None) -> bool:
+        """Whether `revision` is unknown to this driftscan: a newer one wrote the database."""
+        from alembic.script import ScriptDirectory
+        from alembic.util import CommandError
+
+        if revision is None:
+            return False
+        try:
+            ScriptDirectory.from_config(self._alembic_config()).get_revision(revision)
+        except CommandError:  # alembic's RevisionError/ResolutionError derive from it
+            return True
+        return False
+
+    def _refuse_newer(self, revision: str | None) -> None:
+        if self.newer_revision(revision):
+            raise StoreError(
+                f"{safe_url(self.url)}: this database was written by a newer driftscan "
+                f"(revision {revision}); upgrade driftscan"
+            )
+
     def upgrade(self, revision: str = "head") -> tuple[str | None, str | None]:
-        """Bring the schema to the newest (or the given) revision; returns (before, after)."""
+        """Bring the schema to the newest (or the given) revision; returns (before, after).
+
+        Serialised between processes (PostgreSQL advisory lock, a lock file next to a SQLite
+        database) and re-checked inside the lock, so two first runs on a new database cannot
+        both create the tables."""
         from alembic import command
 
         before = self.current_revision()
+        self._refuse_newer(before)
         cfg = self._alembic_config()
         try:
-            with self.engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, revision)
+            with self._schema_lock(), self.engine.begin() as conn:
+                if self.engine.dialect.name == "postgresql":
+                    conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+                now = _revision_of(conn)  # another process may have migrated meanwhile
+                self._refuse_newer(now)
+                if not (revision == "head" and now == self.head_revision()):
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, revision)
         except SQLAlchemyError as exc:
             raise StoreError(f"migration failed on {safe_url(self.url)}: {_short(exc)}") from None
         return before, self.current_revision()
+
+    @contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        """A lock file beside a SQLite database file (PostgreSQL locks in the transaction)."""
+        if self._sqlite_file is None:
+            yield
+            return
+        lock = FileLock(f"{self._sqlite_file}.lock", timeout=300)
+        try:
+            lock.acquire()
+        except OSError as exc:  # includes filelock's Timeout
+            raise StoreError(
+                f"cannot lock {self._sqlite_file} for a schema migration: {_short(exc)}"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def ensure_schema(self) -> None:
         """Create the schema in a new database; refuse to touch an outdated one silently."""
@@ -248,6 +414,7 @@ class Store:
         head = self.head_revision()
         if current == head:
             return
+        self._refuse_newer(current)
         if current is None:
             self.upgrade()
             return
@@ -259,19 +426,39 @@ class Store:
     # -- writing a scan -------------------------------------------------------------------
 
     def begin_scan(self, sources: Sequence[str], ruleset_digest: str, tool_version: str) -> int:
-        with Session(self.engine) as session, session.begin():
-            row = ScanRow(
-                started_at=_utcnow(),
-                finished_at=None,
-                status="running",
-                ruleset_digest=ruleset_digest,
-                tool_version=tool_version,
-                sources=list(sources),
-                repo_count=0,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
+        """A new `running` scan leased to this process, its heartbeat kept by a timer."""
+        owner = str(Owner.this_process())
+        now = _utcnow()
+        try:
+            with Session(self.engine) as session, session.begin():
+                row = ScanRow(
+                    started_at=now,
+                    finished_at=None,
+                    status="running",
+                    ruleset_digest=ruleset_digest,
+                    tool_version=tool_version,
+                    sources=list(sources),
+                    repo_count=0,
+                    owner=owner,
+                    heartbeat_at=now,
+                )
+                session.add(row)
+                session.flush()
+                scan_id = row.id
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write to {safe_url(self.url)}: {_short(exc)}") from None
+        self._hold(scan_id, owner)
+        return scan_id
+
+    def _hold(self, scan_id: int, owner: str) -> None:
+        self._leases[scan_id] = owner
+        if self._sqlite_file is not None or not self._is_sqlite:  # in-memory: one connection
+            self._beats[scan_id] = _Heartbeat(self, scan_id, owner)
+
+    def heartbeat(self, scan_id: int, owner: str | None = None) -> bool:
+        """Say the scan's process is alive; False when another process has taken it over."""
+        with self.engine.begin() as conn:
+            return _beat(conn, scan_id, owner or self._leases.get(scan_id))
 
     def known_heads(self, ruleset_digest: str) -> dict[str, KnownHead]:
         """location -> last successful, complete scan with this ruleset (for reuse).
@@ -314,16 +501,48 @@ class Store:
         results: Iterable[RepoResult],
         ruleset_digest: str,
         reuse: dict[str, KnownHead] | None = None,
-    ) -> int:
-        """Write a batch of repository results in one transaction; returns how many."""
+    ) -> list[RepoResult]:
+        """Write a batch of repository results in one transaction; returns them as stored.
+
+        When the batch cannot be written, each repository is written alone, and one that still
+        cannot be is stored (and returned) as an error result saying why: nothing about one
+        repository (a name, a path, a value a column refuses) can lose another's result. A
+        store that cannot write even that is a StoreError."""
         batch = list(results)
+        known = reuse or {}
         try:
-            return self._record(scan_id, batch, ruleset_digest, reuse or {})
-        except SQLAlchemyError as exc:
-            names = ", ".join(r.name for r in batch[:3]) + (" …" if len(batch) > 3 else "")
-            raise StoreError(
-                f"cannot store the results of {names} in {safe_url(self.url)}: {_short(exc)}"
-            ) from None
+            self._record(scan_id, batch, ruleset_digest, known)
+            return batch
+        except StoreError:  # the lease was lost: nothing more may be written
+            raise
+        except Exception as exc:  # any failure: isolate it below, whatever raised it
+            if not batch:
+                raise StoreError(f"cannot write to {safe_url(self.url)}: {_short(exc)}") from None
+            log.warning(
+                "scan #%s: a batch of %d results could not be stored (%s); storing each alone",
+                scan_id,
+                len(batch),
+                _short(exc),
+            )
+        return [self._record_alone(scan_id, result, ruleset_digest, known) for result in batch]
+
+    def _record_alone(
+        self, scan_id: int, result: RepoResult, ruleset_digest: str, reuse: dict[str, KnownHead]
+    ) -> RepoResult:
+        try:
+            self._record(scan_id, [result], ruleset_digest, reuse)
+            return result
+        except StoreError:
+            raise
+        except Exception as exc:
+            failed = _unstorable(result, _short(exc))
+        try:
+            self._record(scan_id, [failed], ruleset_digest, {})
+            return failed
+        except StoreError:
+            raise
+        except Exception as exc:  # not even an error row fits: the store itself is broken
+            raise StoreError(f"cannot write to {safe_url(self.url)}: {_short(exc)}") from None
 
     def _record(
         self,
@@ -333,6 +552,7 @@ class Store:
         reuse: dict[str, KnownHead],
     ) -> int:
         with Session(self.engine) as session, session.begin():
+            self._renew(session, scan_id)
             repos = self._repos(session, batch)
             states: list[dict[str, Any]] = []
             for result in batch:
@@ -345,64 +565,84 @@ class Store:
                     factset_id = self._factset(session, result)
                 states.append(_state(result, factset_id, owners, ruleset_digest))
             state_ids = self._states(session, states)
+            rows = {
+                repos[r.location]: (r, state_id)
+                for r, state_id in zip(batch, state_ids, strict=True)
+            }
+            # A repository written again (a resumed scan retrying it, a batch re-recorded after
+            # an interrupt) replaces its row rather than colliding with it.
+            ids = sorted(rows)
+            replaced = sum(
+                _deleted(
+                    session,
+                    delete(RepoScanRow).where(
+                        RepoScanRow.scan_id == scan_id,
+                        RepoScanRow.repo_id.in_(ids[start : start + 500]),
+                    ),
+                )
+                for start in range(0, len(ids), 500)
+            )
             session.add_all(
                 RepoScanRow(
-                    scan_id=scan_id,
-                    repo_id=repos[result.location].id,
-                    state_id=state_id,
-                    reused=result.reused,
+                    scan_id=scan_id, repo_id=repo_id, state_id=state_id, reused=result.reused
                 )
-                for result, state_id in zip(batch, state_ids, strict=True)
+                for repo_id, (result, state_id) in rows.items()
             )
-            count = len(batch)
-            scan = session.get(ScanRow, scan_id)
-            if scan is not None:
-                scan.repo_count += count
-        return count
+            session.flush()
+            session.execute(
+                update(ScanRow)
+                .where(ScanRow.id == scan_id)
+                .values(repo_count=ScanRow.repo_count + len(rows) - replaced)
+            )
+        return len(batch)
 
-    def _repos(self, session: Session, batch: Sequence[RepoResult]) -> dict[str, RepoRow]:
-        """The repo rows of a batch, created where new (one query for the known ones)."""
-        locations = list(dict.fromkeys(r.location for r in batch))
-        rows: dict[str, RepoRow] = {}
-        for start in range(0, len(locations), 500):
-            chunk = locations[start : start + 500]
-            for row in session.scalars(select(RepoRow).where(RepoRow.location.in_(chunk))):
-                rows[row.location] = row
-        for result in batch:
-            known = rows.get(result.location)
-            if known is None:
-                new = RepoRow(
-                    name=_fit(result.name, 255), location=result.location, first_seen=_utcnow()
-                )
-                session.add(new)
-                rows[result.location] = new
-            elif known.name != _fit(result.name, 255):
-                known.name = _fit(result.name, 255)
-        session.flush()
-        return rows
+    def _renew(self, session: Session, scan_id: int) -> None:
+        """Refresh the heartbeat of a scan this store leases, checking it still does."""
+        owner = self._leases.get(scan_id)
+        if owner is None:
+            return
+        beat = self._beats.get(scan_id)
+        if (beat is not None and beat.lost) or not _beat(session.connection(), scan_id, owner):
+            raise LeaseLost(
+                f"scan #{scan_id} was taken over by another process (its heartbeat had lapsed): "
+                "this process stops writing to it"
+            )
+
+    def _repos(self, session: Session, batch: Sequence[RepoResult]) -> dict[str, int]:
+        """location -> repo id for a batch, creating the new ones. Another scan may create the
+        same repository at the same moment: its row is then used, never a failed batch."""
+        names = {r.location: _fit(r.name, 255) for r in batch}
+        rows = _repo_rows(session, list(names))
+        missing = [location for location in names if location not in rows]
+        if missing:
+            now = _utcnow()
+            _insert_missing(
+                session,
+                _table(RepoRow),
+                "location",
+                [{"name": names[loc], "location": loc, "first_seen": now} for loc in missing],
+            )
+            rows.update(_repo_rows(session, missing))
+        for location, name in names.items():
+            repo_id, stored = rows[location]
+            if stored != name:
+                session.execute(update(RepoRow).where(RepoRow.id == repo_id).values(name=name))
+        return {location: rows[location][0] for location in names}
 
     @staticmethod
     def _states(session: Session, states: Sequence[dict[str, Any]]) -> list[int]:
         """The id of each state, stored where new (one lookup query per 500 digests)."""
         digests = [repo_state_digest(state) for state in states]
-        known: dict[str, int] = {}
-        unique = sorted(set(digests))
-        for start in range(0, len(unique), 500):
-            found = session.execute(
-                select(RepoStateRow.digest, RepoStateRow.id).where(
-                    RepoStateRow.digest.in_(unique[start : start + 500])
-                )
-            )
-            known.update((digest, state_id) for digest, state_id in found)
+        known = _ids_by_key(session, RepoStateRow.digest, RepoStateRow.id, digests)
         new = {
-            digest: RepoStateRow(digest=digest, **state)
+            digest: state
             for digest, state in zip(digests, states, strict=True)
             if digest not in known
         }
         if new:
-            session.add_all(new.values())
-            session.flush()
-            known.update((digest, row.id) for digest, row in new.items())
+            rows = [{"digest": digest, **state} for digest, state in new.items()]
+            _insert_missing(session, _table(RepoStateRow), "digest", rows)
+            known.update(_ids_by_key(session, RepoStateRow.digest, RepoStateRow.id, list(new)))
         return [known[digest] for digest in digests]
 
     def _factset(self, session: Session, result: RepoResult) -> int | None:
@@ -413,12 +653,14 @@ class Store:
         existing = session.scalars(select(FactSetRow.id).where(FactSetRow.digest == digest)).first()
         if existing is not None:
             return existing
-        factset = FactSetRow(digest=digest, fact_count=len(facts))
-        session.add(factset)
-        session.flush()
+        row = {"digest": digest, "fact_count": len(facts)}
+        inserted = _insert_new(session, _table(FactSetRow), "digest", row)
+        factset_id = session.scalars(select(FactSetRow.id).where(FactSetRow.digest == digest)).one()
+        if not inserted:  # another scan stored the same facts first, with all their rows
+            return factset_id
         rows = [
             FactRow(
-                factset_id=factset.id, category=f.category, dimension=f.dimension, value=f.value
+                factset_id=factset_id, category=f.category, dimension=f.dimension, value=f.value
             )
             for f in facts
         ]
@@ -431,7 +673,7 @@ class Store:
         )
         session.add_all(
             VersionUseRow(
-                factset_id=factset.id,
+                factset_id=factset_id,
                 kind=v.kind,
                 tool=v.tool[:255],
                 version=v.version[:255],
@@ -440,8 +682,8 @@ class Store:
             )
             for v in result.versions
         )
-        self._infra(session, factset.id, result.infra)
-        return factset.id
+        self._infra(session, factset_id, result.infra)
+        return factset_id
 
     def _infra(self, session: Session, factset_id: int, files: Sequence[InfraFile]) -> None:
         """Each distinct content once. `f.text` is redacted at extraction (engine/infra.py),
@@ -566,12 +808,16 @@ class Store:
 
     @staticmethod
     def _finding_set(session: Session, digest: str, items: Sequence[Finding]) -> int:
-        row = FindingSetRow(digest=digest, finding_count=len(items))
-        session.add(row)
-        session.flush()
+        row = {"digest": digest, "finding_count": len(items)}
+        inserted = _insert_new(session, _table(FindingSetRow), "digest", row)
+        set_id = session.scalars(
+            select(FindingSetRow.id).where(FindingSetRow.digest == digest)
+        ).one()
+        if not inserted:  # another scan stored the same findings first
+            return set_id
         session.add_all(
             FindingItemRow(
-                finding_set_id=row.id,
+                finding_set_id=set_id,
                 rule_id=f.rule_id,
                 dimension=f.dimension,
                 value=f.value[:255],
@@ -584,7 +830,7 @@ class Store:
             )
             for f in items
         )
-        return row.id
+        return set_id
 
     def findings(
         self, scan_id: int, failing: bool = False, dimensions: Sequence[str] = ()
@@ -637,33 +883,84 @@ class Store:
         return out
 
     def finish_scan(self, scan_id: int, status: str, note: str | None = None) -> None:
-        with Session(self.engine) as session, session.begin():
-            scan = session.get(ScanRow, scan_id)
-            if scan is not None:
-                scan.status = status
-                scan.finished_at = _utcnow()
-                scan.note = note
+        """Set the final status; stops the heartbeat. Refused (LeaseLost) when another
+        process took the scan over meanwhile: its status is that process's to set."""
+        beat = self._beats.pop(scan_id, None)
+        if beat is not None:
+            beat.stop()
+        owner = self._leases.pop(scan_id, None)
+        try:
+            with Session(self.engine) as session, session.begin():
+                stmt = (
+                    update(ScanRow)
+                    .where(ScanRow.id == scan_id)
+                    .values(status=status, finished_at=_utcnow(), note=note)
+                )
+                if owner is not None:
+                    stmt = stmt.where(ScanRow.owner == owner)
+                if _changed(session, stmt) == 0:
+                    if owner is not None and session.get(ScanRow, scan_id) is not None:
+                        raise LeaseLost(
+                            f"scan #{scan_id} was taken over by another process: "
+                            f"not marking it {status}"
+                        )
+                    return
                 summarise(session.connection(), scan_id)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write to {safe_url(self.url)}: {_short(exc)}") from None
 
     def resumable_scan(self, sources: Sequence[str]) -> tuple[int, set[str]] | None:
-        """The newest scan of exactly these sources that stopped early, and the locations it
-        already holds: `scan --resume` finishes it instead of starting over."""
+        """The newest scan of exactly these sources when it stopped early (`incomplete`, or
+        `interrupted`: its process died), taken over by this process, and the locations it
+        holds complete results for: `scan --resume` finishes it, re-reading every repository
+        that failed or was only partly read. A scan a live process still runs is refused
+        (ScanBusy); a finished one is not resumed (None)."""
+        try:
+            taken = self._take_over(list(sources))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot resume in {safe_url(self.url)}: {_short(exc)}") from None
+        if taken is not None:
+            self._hold(taken[0], taken[2])
+            return taken[0], taken[1]
+        return None
+
+    def _take_over(self, sources: list[str]) -> tuple[int, set[str], str] | None:
         with Session(self.engine) as session:
-            scan = session.scalars(select(ScanRow).order_by(ScanRow.id.desc()).limit(1)).first()
-            if scan is None or scan.status not in ("incomplete", "running"):
+            row = _newest_with_sources(session, sources)
+            if row is None:
                 return None
-            if list(scan.sources or []) != list(sources):
+            shown = lease_status(row.status, row.owner, row.heartbeat_at)
+            if shown == "running":
+                raise ScanBusy(_busy_message(row))
+            if shown not in ("incomplete", "interrupted"):
                 return None
+            owner = str(Owner.this_process())
+            # Compare-and-set on the old owner: of two processes resuming at once, one wins.
+            stmt = (
+                update(ScanRow)
+                .where(
+                    ScanRow.id == row.id,
+                    ScanRow.status == row.status,
+                    ScanRow.owner == row.owner if row.owner else ScanRow.owner.is_(None),
+                )
+                .values(status="running", owner=owner, heartbeat_at=_utcnow(), finished_at=None)
+            )
+            if _changed(session, stmt) != 1:
+                raise ScanBusy(f"scan #{row.id} was taken over by another process just now")
             done = set(
                 session.scalars(
                     select(RepoRow.location)
                     .join(RepoScanRow, RepoScanRow.repo_id == RepoRow.id)
-                    .where(RepoScanRow.scan_id == scan.id)
+                    .join(RepoStateRow, RepoStateRow.id == RepoScanRow.state_id)
+                    .where(
+                        RepoScanRow.scan_id == row.id,
+                        RepoStateRow.status.in_(("ok", "empty")),
+                        RepoStateRow.complete.is_(True),
+                    )
                 )
             )
-            scan.status = "running"
             session.commit()
-            return scan.id, done
+            return row.id, done, owner
 
     # -- reading --------------------------------------------------------------------------
 
@@ -948,13 +1245,24 @@ class Store:
         return None
 
     def scans(self, limit: int = 50) -> list[ScanSummary]:
-        with Session(self.engine) as session:
-            rows = session.scalars(select(ScanRow).order_by(ScanRow.id.desc()).limit(limit))
-            return [_summary(row) for row in rows]
+        """The newest scans, newest first, each with its shown status (see `lease_status`)."""
+        try:
+            with Session(self.engine) as session:
+                rows = session.scalars(select(ScanRow).order_by(ScanRow.id.desc()).limit(limit))
+                return [_summary(row) for row in rows]
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
 
     def latest_scan_id(self) -> int | None:
+        """The newest `complete` scan: what reports, baselines and checks take as "now". A
+        scan still running, interrupted, parked or failed is never it."""
         with Session(self.engine) as session:
-            return session.scalars(select(ScanRow.id).order_by(ScanRow.id.desc()).limit(1)).first()
+            return session.scalars(
+                select(ScanRow.id)
+                .where(ScanRow.status == "complete")
+                .order_by(ScanRow.id.desc())
+                .limit(1)
+            ).first()
 
     def load_scan(self, scan_id: int | None = None) -> ScanSummary:
         """A scan with every repository result and its facts; the newest when id is None."""
@@ -966,7 +1274,10 @@ class Store:
     def _load_scan(self, scan_id: int | None) -> ScanSummary:
         wanted = scan_id if scan_id is not None else self.latest_scan_id()
         if wanted is None:
-            raise StoreError("the database holds no scan yet: run `driftscan scan` first")
+            raise StoreError(
+                "the database holds no complete scan yet: run `driftscan scan` first "
+                "(or finish a stopped one with `driftscan scan ... --resume`)"
+            )
         with Session(self.engine) as session:
             scan = session.get(ScanRow, wanted)
             if scan is None:
@@ -1074,17 +1385,139 @@ def _facts_by_set(session: Session, factset_ids: set[int]) -> dict[int, tuple[Fa
 
 
 def _summary(row: ScanRow, repos: tuple[RepoResult, ...] = ()) -> ScanSummary:
+    status = lease_status(row.status, row.owner, row.heartbeat_at)
+    note = row.note
+    if status == "interrupted" and note is None:
+        beat = row.heartbeat_at or row.started_at
+        note = (
+            f"interrupted: its process stopped (last heartbeat {_iso(beat)}); run the same "
+            "command with --resume to finish this scan"
+        )
     return ScanSummary(
         id=row.id,
-        started_at=row.started_at.isoformat(timespec="seconds") + "Z",
-        finished_at=row.finished_at.isoformat(timespec="seconds") + "Z"
-        if row.finished_at
-        else None,
-        status=row.status,
+        started_at=_iso(row.started_at),
+        finished_at=_iso(row.finished_at) if row.finished_at else None,
+        status=status,
         ruleset_digest=row.ruleset_digest,
         sources=tuple(row.sources or ()),
         repos=repos,
-        note=row.note,
+        note=note,
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds") + "Z"
+
+
+def _revision_of(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def _changed(session: Session, statement: Any) -> int:
+    result = cast("CursorResult[Any]", session.execute(statement))
+    return result.rowcount
+
+
+def _beat(conn: Connection, scan_id: int, owner: str | None) -> bool:
+    """Refresh a scan's heartbeat (only while `owner` holds it, when given)."""
+    stmt = update(ScanRow).where(ScanRow.id == scan_id).values(heartbeat_at=_utcnow())
+    if owner is not None:
+        stmt = stmt.where(ScanRow.owner == owner)
+    return conn.execute(stmt).rowcount == 1
+
+
+def _busy_message(row: ScanRow) -> str:
+    owner = Owner.parse(row.owner)
+    who = f"process {owner.pid} on {owner.host}" if owner else "another process"
+    age = (_utcnow() - row.heartbeat_at).total_seconds() if row.heartbeat_at else 0.0
+    return (
+        f"scan #{row.id} is still running in {who} (heartbeat {age:.0f}s ago): "
+        f"let it finish, or stop it and run --resume again"
+    )
+
+
+def _newest_with_sources(session: Session, sources: list[str]) -> ScanRow | None:
+    ids = session.execute(select(ScanRow.id, ScanRow.sources).order_by(ScanRow.id.desc()))
+    for scan_id, stored in ids:
+        if list(stored or []) == sources:
+            return session.get(ScanRow, scan_id)
+    return None
+
+
+def _table(row_class: type[Any]) -> Table:
+    return cast("Table", row_class.__table__)
+
+
+def _insert_missing(
+    session: Session, table: Table, key: str, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert the rows whose unique `key` is not stored yet. Another writer may store the
+    same key at the same moment (rows are content-addressed or keyed by location, so its row
+    is the same): keep theirs instead of failing the batch."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        make = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(make(table).on_conflict_do_nothing(index_elements=[key]), list(rows))
+        return
+    for row in rows:
+        _insert_new(session, table, key, row)
+
+
+def _insert_new(session: Session, table: Table, key: str, row: dict[str, Any]) -> bool:
+    """Insert one row unless its unique `key` is stored (by anyone); whether this did."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        make = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = make(table).values(row).on_conflict_do_nothing(index_elements=[key])
+        # RETURNING says whether a row went in (rowcount is not reliable with it on psycopg)
+        return session.execute(statement.returning(table.c[key])).first() is not None
+    try:  # any other backend: a savepoint per row
+        with session.begin_nested():
+            session.execute(insert(table).values(row))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _ids_by_key(session: Session, key: Any, id_column: Any, keys: Sequence[str]) -> dict[str, int]:
+    unique = sorted(set(keys))
+    found: dict[str, int] = {}
+    for start in range(0, len(unique), 500):
+        rows = session.execute(select(key, id_column).where(key.in_(unique[start : start + 500])))
+        found.update((k, i) for k, i in rows)
+    return found
+
+
+def _repo_rows(session: Session, locations: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """location -> (id, name) of the stored ones (one query per 500)."""
+    rows: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(locations), 500):
+        chunk = locations[start : start + 500]
+        for repo_id, name, location in session.execute(
+            select(RepoRow.id, RepoRow.name, RepoRow.location).where(RepoRow.location.in_(chunk))
+        ):
+            rows[location] = (repo_id, name)
+    return rows
+
+
+def _storable(text: str) -> str:
+    """Text every backend accepts: lone surrogates and NUL escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _unstorable(result: RepoResult, reason: str) -> RepoResult:
+    """The error result stored for a repository whose own result could not be."""
+    return RepoResult(
+        _storable(result.name),
+        _storable(result.location),
+        RepoMeta(),
+        RepoStatus.ERROR,
+        error=_storable(f"cannot store: {reason}"),
+        complete=False,
     )
 
 
