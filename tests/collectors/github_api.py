@@ -153,6 +153,7 @@ class GitHubAPI:
         self.used: Counter[str] = Counter()  # graphql points / rest requests this window
         self.faults: list[Fault] = []
         self.refused: dict[str, str] = {}  # full name -> NOT_FOUND | FORBIDDEN | BLOCKED
+        self.hidden: set[str] = set()  # listed as null nodes with an error (SAML, say)
         self.log: list[Served] = []
 
     @staticmethod
@@ -523,16 +524,27 @@ class _Execution:
         return {"login": "driftscan-test"}
 
     # Organization and connections
-    def _Organization_repositories(self, _obj: Any, args: dict[str, Any], _path: list[str]) -> Any:
+    def _Organization_repositories(self, _obj: Any, args: dict[str, Any], path: list[str]) -> Any:
         names = sorted(self.api.repos)
         start = int(args.get("after") or 0)
         size = min(int(args["first"]), self.api.page_size)
         page = names[start : start + size]
         end = start + len(page)
+        nodes: list[Typed | None] = []
+        for index, name in enumerate(page):
+            if name in self.api.hidden:
+                message = (
+                    "Resource protected by organization SAML enforcement. You must grant your "
+                    "Personal Access token access to this organization."
+                )
+                self.error([*path, "nodes", str(index)], "FORBIDDEN", message)
+                nodes.append(None)
+            else:
+                nodes.append(Typed("Repository", self.api.repos[name]))
         return {
             "totalCount": len(names),
             "pageInfo": {"hasNextPage": end < len(names), "endCursor": str(end)},
-            "nodes": [Typed("Repository", self.api.repos[n]) for n in page],
+            "nodes": nodes,
         }
 
     # Repository

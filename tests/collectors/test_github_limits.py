@@ -282,6 +282,17 @@ def test_a_repository_refused_after_listing_is_an_error_with_githubs_reason(
         assert {(f.dimension, f.value) for f in repo.facts} == local_facts(compiled, served)
 
 
+def test_a_repository_the_listing_cannot_show_is_recorded_not_dropped(
+    api: GitHubAPI, store: Store, ruleset: Ruleset
+) -> None:
+    api.hidden.add("acme/legacy-billing-2")  # a null node with an error on its path
+    scan_id = scan(store, ruleset)
+    repos = store.load_scan(scan_id).repos
+    assert len(repos) == 40
+    unlisted = [r for r in repos if r.status is RepoStatus.ERROR]
+    assert len(unlisted) == 1 and "SAML enforcement" in (unlisted[0].error or "")
+
+
 # -- secondary limits --------------------------------------------------------------------------
 
 
@@ -450,9 +461,13 @@ def test_an_unreachable_host_fails_fast_with_its_url(tmp_path: Path) -> None:
     assert Store(db).scans() == []
 
 
-def test_a_malformed_app_key_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "content",
+    [b"-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----\n", b"\xff\xfe\0"],
+)
+def test_a_malformed_app_key_is_one_line(tmp_path: Path, content: bytes) -> None:
     key = tmp_path / "app.pem"
-    key.write_text("-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----\n")
+    key.write_bytes(content)
     db = f"sqlite:///{tmp_path / 'app.db'}"
     result = CliRunner().invoke(
         main,

@@ -154,13 +154,18 @@ class GitHubClient:
                 raise ReadError(
                     f"cannot read GitHub App key {app.private_key_file}: {exc.strerror}"
                 ) from None
+            except UnicodeDecodeError:  # a binary file
+                key = ""
+            not_a_key = ReadError(
+                f"GitHub App key {app.private_key_file} is not a valid PEM private key"
+            )
+            if not key.strip():
+                raise not_a_key
             app_auth = Auth.AppAuth(app.app_id, key)
             try:  # a bad key fails here in one line, not as a traceback mid-scan
                 app_auth.create_jwt()
             except (jwt.PyJWTError, ValueError, TypeError):
-                raise ReadError(
-                    f"GitHub App key {app.private_key_file} is not a valid PEM private key"
-                ) from None
+                raise not_a_key from None
             installation = app.installation_id
             if installation is None:
                 if not self.org:
@@ -215,7 +220,7 @@ class GitHubClient:
         """One request, retried and paced here: rate limits wait as GitHub asks or park,
         5xx/timeouts are retried briefly and then Unanswered, other refusals are ReadErrors.
         `inspect` finds trouble inside a 200 answer (GraphQL's RATE_LIMITED)."""
-        pacer = _Pacer(self.max_wait, url)
+        pacer = _Pacer(self.max_wait)
         while True:
             self.log.count(kind)
             trouble: _Trouble | None
@@ -272,9 +277,11 @@ class GitHubClient:
                         f"GitHub organisation {self.org!r}: {_errors(answer) or 'not found'}"
                     )
                 page = org["repositories"]
-                for node in page["nodes"] or []:
+                for index, node in enumerate(page["nodes"] or []):
                     if node:
                         yield self._remote(node)
+                    else:  # listed but unreadable (an error says why): recorded, not dropped
+                        yield self._unlisted(cursor, index, answer)
                 if not page["pageInfo"]["hasNextPage"]:
                     break
                 cursor = page["pageInfo"]["endCursor"]
@@ -296,6 +303,19 @@ class GitHubClient:
                         None,
                         ident="missing:" + (_errors(answer, f"r{i}") or "not found or no access"),
                     )
+
+    def _unlisted(self, cursor: str | None, index: int, answer: dict[str, Any]) -> RemoteRepo:
+        where = f"page after {cursor}" if cursor else "first page"
+        reason = _errors(answer, "organization", "repositories", "nodes", str(index))
+        name = f"{self.org}/(unlisted: {where}, entry {index})"
+        return RemoteRepo(
+            "github",
+            name,
+            f"{self._web_url()}/{name}",
+            None,
+            None,
+            ident="missing:" + (reason or _errors(answer) or "GitHub returned no repository"),
+        )
 
     def clone_url(self, repo: RemoteRepo) -> str:
         base = (self.clone_base or self._web_url()).rstrip("/")
@@ -669,9 +689,8 @@ class _Pacer:
     """The retries of one request: each wait is what GitHub asked for (or its documented
     default), logged as it starts; a wait that would take the request past max_wait parks."""
 
-    def __init__(self, max_wait: float, url: str) -> None:
+    def __init__(self, max_wait: float) -> None:
         self.max_wait = max_wait
-        self.url = url
         self.waited = 0.0
         self.tries: Counter[str] = Counter()
 
