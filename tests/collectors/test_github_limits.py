@@ -250,6 +250,24 @@ def test_a_primary_limit_within_max_wait_is_waited_for_then_continues(
     assert_facts_equal_local(store, scan_id, compiled, org)
 
 
+@pytest.mark.parametrize("status", [403, 429])
+def test_rest_primary_limit_parks(
+    api: GitHubAPI,
+    store: Store,
+    ruleset: Ruleset,
+    sleeps: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+) -> None:
+    monkeypatch.setattr("driftscan.collectors.github.GRAPHQL_FOLDER_LIMIT", -1)  # REST trees
+    api.exhausted_status, api.rest_limit = status, 3
+    scan_id = scan(store, ruleset)
+    loaded = store.load_scan(scan_id)
+    assert loaded.status == "incomplete" and "primary rate limit (core)" in (loaded.note or "")
+    assert sleeps == [] and loaded.repos == ()
+    assert [s.status for s in api.log if s.endpoint == "rest"] == [200, 200, 200, status]
+
+
 # -- repositories refused between listing and reading -----------------------------------------
 
 
