@@ -154,6 +154,7 @@ class GitHubAPI:
         self.faults: list[Fault] = []
         self.refused: dict[str, str] = {}  # full name -> NOT_FOUND | FORBIDDEN | BLOCKED
         self.hidden: set[str] = set()  # listed as null nodes with an error (SAML, say)
+        self.rate_limiting = True  # False: GitHub Enterprise Server with limits disabled
         self.log: list[Served] = []
 
     @staticmethod
@@ -263,6 +264,10 @@ class GitHubAPI:
     # -- REST -------------------------------------------------------------------------------
 
     def _rate_limit(self, request: Any) -> Answer:
+        if not self.rate_limiting:  # said before the token is looked at: proves nothing
+            body = {"message": "Rate limiting is not enabled.", "documentation_url": REST_DOCS}
+            headers = {"Content-Type": "application/json; charset=utf-8"}
+            return self._answer(Served("rate_limit", 404), 404, headers, body)
         refused = self._unauthorized(request, "rate_limit")
         if refused:
             return refused

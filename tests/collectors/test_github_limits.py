@@ -466,6 +466,24 @@ def test_a_rejected_token_is_one_line_before_any_scan(
     assert Store(db).scans() == []
 
 
+@pytest.mark.parametrize("good", [True, False])
+def test_token_check_on_an_enterprise_server_without_rate_limits(
+    api: GitHubAPI, monkeypatch: pytest.MonkeyPatch, good: bool
+) -> None:
+    from driftscan.models import ReadError
+
+    api.rate_limiting = False  # GET /rate_limit: 404 "Rate limiting is not enabled."
+    if not good:
+        monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "Wrong" + "w" * 31)
+    client = GitHubClient(org="acme", max_wait=60)
+    if good:
+        client.check_access()
+    else:
+        with pytest.raises(ReadError, match=r"^GitHub token rejected \(401\): Bad credentials$"):
+            client.check_access()
+    assert [s.endpoint for s in api.log] == ["rate_limit", "graphql"]
+
+
 def test_an_unreachable_host_fails_fast_with_its_url(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'host.db'}"
     started = time.monotonic()

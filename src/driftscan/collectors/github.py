@@ -202,6 +202,11 @@ class GitHubClient:
         except GithubException as exc:
             if exc.status == 401:
                 raise ReadError(f"GitHub token rejected (401): {_reason(exc)}") from None
+            if exc.status == 404 and "not enabled" in _reason(exc):
+                # GitHub Enterprise Server without rate limits has no /rate_limit: the
+                # smallest GraphQL query checks the token instead (no limit to spend)
+                self.graphql("query { rateLimit { remaining } }")
+                return
             raise ReadError(f"GitHub {exc.status} from {url}: {_reason(exc)}") from None
         except requests.RequestException as exc:
             raise ReadError(f"cannot reach {self.base_url}: {_network_reason(exc)}") from None

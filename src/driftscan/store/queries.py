@@ -652,6 +652,7 @@ class Store:
         digest = factset_digest(result)
         existing = session.scalars(select(FactSetRow.id).where(FactSetRow.digest == digest)).first()
         if existing is not None:
+            self._restore_purged(session, result.infra)  # texts 0009 purged come back
             return existing
         row = {"digest": digest, "fact_count": len(facts)}
         inserted = _insert_new(session, _table(FactSetRow), "digest", row)
@@ -687,24 +688,11 @@ class Store:
 
     def _infra(self, session: Session, factset_id: int, files: Sequence[InfraFile]) -> None:
         """Each distinct content once. `f.text` is redacted at extraction (engine/infra.py),
-        so no credential value gets here; a text that migration 0009 purged is written again
-        when a repository carrying that content is detected."""
-        hashes = list({f.content_hash for f in files})
-        purged: dict[str, bool] = (
-            dict(
-                session.execute(
-                    select(InfraContentRow.hash, InfraContentRow.text_z.is_(None)).where(
-                        InfraContentRow.hash.in_(hashes)
-                    )
-                ).tuples()
-            )
-            if hashes
-            else {}
-        )
+        so no credential value gets here."""
+        stored = self._restore_purged(session, files)
         for f in files:
-            stored = purged.get(f.content_hash)
-            purged[f.content_hash] = False
-            if stored is None:
+            if f.content_hash not in stored:
+                stored.add(f.content_hash)
                 session.add(
                     InfraContentRow(
                         hash=f.content_hash,
@@ -714,17 +702,32 @@ class Store:
                         minhash=f.minhash,
                     )
                 )
-            elif stored:
-                session.execute(
-                    update(InfraContentRow)
-                    .where(InfraContentRow.hash == f.content_hash, InfraContentRow.text_z.is_(None))
-                    .values(text_z=zlib.compress(f.text.encode()))
-                )
         session.flush()
         session.add_all(
             InfraFileRow(factset_id=factset_id, path=f.path, content_hash=f.content_hash)
             for f in files
         )
+
+    def _restore_purged(self, session: Session, files: Sequence[InfraFile]) -> set[str]:
+        """Which of the files' contents are stored already; a text of theirs that migration
+        0009 purged is written again, redacted, now that a repository carrying it was seen."""
+        hashes = list({f.content_hash for f in files})
+        purged: dict[str, bool] = dict(  # content hash -> its text is NULL
+            session.execute(
+                select(InfraContentRow.hash, InfraContentRow.text_z.is_(None)).where(
+                    InfraContentRow.hash.in_(hashes)
+                )
+            ).all()
+        )
+        for f in files:
+            if purged.get(f.content_hash):
+                purged[f.content_hash] = False
+                session.execute(
+                    update(InfraContentRow)
+                    .where(InfraContentRow.hash == f.content_hash, InfraContentRow.text_z.is_(None))
+                    .values(text_z=zlib.compress(f.text.encode()))
+                )
+        return set(purged)
 
     def effort_material(
         self, scan: ScanSummary
