@@ -385,6 +385,7 @@ class GitLabAPI:
             if cost > limit:
                 raise Refused(_too_complex(cost, limit))
         except Refused as exc:
+            self.calls["refused"] += 1
             return {"errors": [{"message": str(exc)}]}, 0
         self.complexities.append(cost)
         kind = "heads" if "lastCommit" in (body.get("query") or "") else "blobs"

@@ -13,7 +13,7 @@ import gitlab.utils
 import pytest
 import responses
 
-from driftscan.collectors.forge import RemoteRepo, RepoFilter
+from driftscan.collectors.forge import BlobRef, RemoteRepo, RepoFilter
 from driftscan.collectors.git import GitSource
 from driftscan.collectors.gitlab import (
     MAX_COMPLEXITY_AUTHENTICATED,
@@ -181,6 +181,29 @@ def test_a_thousand_projects_scan_like_a_local_scan_within_gitlabs_limits(
     assert calls["projects"] == 10 and calls["graphql-heads"] == 29
     assert calls["tree"] == 1000 and calls["check"] == 1
     assert total <= 1.4 * 1000
+
+
+def test_queries_are_packed_to_the_limit_and_never_refused(sources: dict[str, Path]) -> None:
+    repos = group(sources, 100)
+    api = GitLabAPI(GROUP, repos)
+    gl = client()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        api.install(rs)
+        listed = list(gl.list_repos())
+        wanted = [(r, {f"file-{i}.yml": BlobRef("x", None) for i in range(100)}) for r in listed]
+        gl.read_blobs(wanted[:3], 1 << 20)
+    assert [r.full_name for r in listed] == [r.full_name for r in repos]
+    # 7 points a project: 35 + 35 + 30 in three queries; a full page of paths (214 points)
+    # is one project per query
+    assert api.calls["graphql-heads"] == 3 and api.calls["graphql-blobs"] == 3
+    assert api.calls["refused"] == 0 and max(api.complexities) == 245
+    # a query that cannot fit GitLab's limits is never sent (a 10,000-character name)
+    before = api.calls["graphql"]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        api.install(rs)
+        answer = gl.ask([head_field("p0", "g/" + "x" * 10_000)])
+    assert isinstance(answer["p0"], Unanswered) and "exceeds GitLab's limits" in str(answer["p0"])
+    assert api.calls["graphql"] == before
 
 
 def test_a_stricter_gitlab_refusing_for_complexity_gets_the_query_split_not_dropped(
@@ -358,7 +381,7 @@ def test_a_bad_token_or_an_unreachable_host_fails_at_once_with_one_line(
     api = GitLabAPI(GROUP, group(sources, 3), tokens=("glpat-other",))
     with pytest.raises(ReadError, match=r"^GitLab token rejected \(401\): 401 Unauthorized$"):
         scan(api, store, ruleset)
-    assert api.calls["rest"] == 1 and api.calls["graphql"] == 0
+    assert api.calls["check"] == api.calls["rest"] == 1 and api.calls["graphql"] == 0
     api = GitLabAPI(GROUP, group(sources, 3))
     api.faults = [Fault("check", error=reset, count=100)]
     with pytest.raises(ReadError, match=r"^cannot reach https://gitlab\.example\.com: "):
