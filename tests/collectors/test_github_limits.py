@@ -484,14 +484,28 @@ def test_token_check_on_an_enterprise_server_without_rate_limits(
     assert [s.endpoint for s in api.log] == ["rate_limit", "graphql"]
 
 
-def test_an_unreachable_host_fails_fast_with_its_url(tmp_path: Path) -> None:
+def test_no_token_is_one_line_without_any_request(
+    api: GitHubAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN")
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    db = f"sqlite:///{tmp_path / 'anonymous.db'}"
+    result = CliRunner().invoke(main, ["scan", "--github-org", "acme", "--db", db])
+    assert result.exit_code != 0 and "no GitHub token" in result.stderr
+    assert api.log == [] and Store(db).scans() == []
+
+
+def test_an_unreachable_host_fails_fast_with_its_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     db = f"sqlite:///{tmp_path / 'host.db'}"
     started = time.monotonic()
     result = CliRunner().invoke(
         main, ["scan", "--github-org", "acme", "--github-url", "http://127.0.0.1:9", "--db", db]
     )
     assert result.exit_code != 0
-    assert "cannot reach http://127.0.0.1:9:" in result.stderr
+    assert "cannot reach http://127.0.0.1:9: Connection refused" in result.stderr
     assert "Traceback" not in result.output
     assert time.monotonic() - started < 10
     assert Store(db).scans() == []

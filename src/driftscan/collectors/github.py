@@ -195,6 +195,8 @@ class GitHubClient:
         """One free call before anything else (`GET /rate_limit` counts against no limit): a
         rejected token, an App that cannot get a token or a host that does not answer is one
         precise ReadError at once, before the scan is begun."""
+        if self._auth_obj is None:  # GitHub's GraphQL API answers no anonymous call
+            raise ReadError("no GitHub token: set GITHUB_TOKEN (or GH_TOKEN) or use a GitHub App")
         url = f"{self.base_url}/rate_limit"
         self.log.count("check")
         try:
@@ -742,7 +744,7 @@ def _network_reason(exc: BaseException) -> str:
             break
         inner = nested
     text = str(inner).rsplit("): ", 1)[-1].strip() or type(inner).__name__
-    return text[:200]
+    return re.sub(r"^\[Errno -?\d+\] ", "", text)[:200]
 
 
 def _network_failure(url: str, exc: requests.RequestException) -> str:
