@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 from rich.console import Console
@@ -15,6 +16,7 @@ from rich.text import Text
 
 from driftscan import __version__
 from driftscan.engine.check import CheckResult, LocatedFinding
+from driftscan.pathnames import unescape_bytes
 
 CHECK_SCHEMA = "driftscan/check/v1"
 SARIF_LEVEL = {"info": "note", "low": "note", "medium": "warning", "high": "error"}
@@ -32,6 +34,16 @@ def _where(item: LocatedFinding) -> tuple[str, int]:
     if item.evidence is None:
         return ".", 1
     return item.evidence.path, item.evidence.line or 1
+
+
+def _uri(path: str) -> str:
+    """SARIF locations are URIs: the file's real bytes percent-encoded (RFC 3986), so a name
+    shown escaped (driftscan.pathnames) still points at its file."""
+    try:
+        raw = unescape_bytes(path)
+    except ValueError:  # not an escaped name (an older baseline): its text as UTF-8
+        raw = path.encode("utf-8", "surrogatepass")
+    return quote(raw, safe="/")
 
 
 def _rule_id(item: LocatedFinding) -> str:
@@ -138,7 +150,7 @@ def render_sarif(result: CheckResult, remediation: dict[str, str]) -> str:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": path},
+                            "artifactLocation": {"uri": _uri(path)},
                             "region": {"startLine": line},
                         }
                     }
