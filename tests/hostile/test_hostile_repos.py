@@ -22,7 +22,7 @@ from driftscan.collectors import local
 from driftscan.engine.rules import Ruleset
 from driftscan.models import RepoResult
 from tests.hostile.cases import CASES, Case
-from tests.hostile.conftest import ApiScan, CliScan, Org, deadline, facts
+from tests.hostile.conftest import ApiScan, CliScan, Org, deadline, facts, scan_in
 
 ENTRIES = ("run_scan", "cli")
 
@@ -144,12 +144,10 @@ def test_nothing_outside_a_repository_root_is_read(
 
 
 def test_the_outside_marker_is_found_when_the_outside_is_scanned(
-    org: Org, ruleset: Ruleset, tmp_path_factory: pytest.TempPathFactory
+    org: Org, ruleset: Ruleset, tmp_path: Path
 ) -> None:
     """The check above can fail: scanned as a repository, the outside yields the token."""
-    from tests.hostile.conftest import _scan
-
-    scan = _scan([str(org.world.outside)], ruleset, tmp_path_factory)
+    scan = scan_in([str(org.world.outside)], ruleset, tmp_path)
     assert org.world.token in database_text(scan.db)
 
 
@@ -162,15 +160,13 @@ def test_a_huge_listing_is_bounded_and_says_so(
     case_id: str,
     org: Org,
     ruleset: Ruleset,
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tests.hostile.conftest import _scan
-
     monkeypatch.setattr(local, "MAX_FILES", 5_000)
     monkeypatch.setattr(git_collector, "MAX_FILES", 5_000)
     with deadline(30):
-        scan = _scan([str(org.hostile[case_id])], ruleset, tmp_path_factory)
+        scan = scan_in([str(org.hostile[case_id])], ruleset, tmp_path)
     got = from_result(scan.results[case_id])
     assert (got.status, got.complete) == ("ok", False)
     assert got.problems[""] == "listing stopped at 5000 files"
