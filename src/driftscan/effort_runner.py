@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from driftscan.engine.analyse import Divergence, divergence
-from driftscan.engine.effort import explain_differences, find_clusters, rank, version_drift
+from driftscan.engine.effort import (
+    Cluster,
+    explain_differences,
+    find_clusters,
+    rank,
+    version_drift,
+)
 from driftscan.engine.policy import Policy, evaluate
 from driftscan.engine.rules import Ruleset
 from driftscan.models import Finding, ScanSummary
@@ -41,7 +47,8 @@ def build_effort_report(
     clusters = find_clusters(infra)
     shown = clusters[:EXPLAINED_CLUSTERS]
     texts = store.infra_texts([v.content_hash for c in shown for v in c.variants])
-    clusters = [explain_differences(c, texts) for c in shown] + clusters[EXPLAINED_CLUSTERS:]
+    explained = [_explain(c, texts) for c in shown]
+    clusters = [c for c, _missing in explained] + clusters[EXPLAINED_CLUSTERS:]
     drift = version_drift(versions)
     divergences = divergence(ruleset.rules, scan.repos)
     # A view, computed in memory: only `scan` records findings, so a report against another
@@ -57,4 +64,26 @@ def build_effort_report(
         owners=owners,
         findings=findings,
         policy=policy,
+        unexplained=frozenset(h for _c, missing in explained for h in missing),
     )
+
+
+def _explain(cluster: Cluster, texts: dict[str, str]) -> tuple[Cluster, tuple[str, ...]]:
+    """The cluster with each variant's differing lines, and the variants left without them:
+    those whose text, or the canonical one's, is not stored (migration 0009 purged texts that
+    could hold credentials; each returns, redacted, when a repository carrying it is scanned
+    again). Diffing against a missing text would call every line different."""
+    canonical = cluster.canonical.content_hash
+    missing = tuple(
+        v.content_hash
+        for v in cluster.variants[1:]
+        if canonical not in texts or v.content_hash not in texts
+    )
+    diffed = explain_differences(cluster, texts)
+    if not missing:
+        return diffed, ()
+    variants = tuple(
+        original if original.content_hash in missing else computed
+        for original, computed in zip(cluster.variants, diffed.variants, strict=True)
+    )
+    return Cluster(cluster.kind, variants), missing

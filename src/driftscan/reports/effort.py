@@ -35,6 +35,19 @@ class EffortReport:
     owners: dict[str, tuple[str, ...]]  # repository -> owners (CODEOWNERS, else the policy's map)
     findings: Sequence[Finding] = ()
     policy: Policy | None = None
+    # content hashes of variants shown without differing lines: their text is not stored
+    unexplained: frozenset[str] = frozenset()
+
+    @property
+    def note(self) -> str | None:
+        """Why some variants have no differing lines, when some have none."""
+        if not self.unexplained:
+            return None
+        return (
+            f"{len(self.unexplained)} variant(s) shown without differing lines: their text was "
+            "removed when the database was upgraded (stored texts could hold credentials) and "
+            "comes back, redacted, when a repository carrying it is scanned again"
+        )
 
     def golden_path(self, dimension: str) -> str:
         """What the policy prefers, or the org norm, or "no norm"."""
@@ -160,6 +173,8 @@ def render_table(console: Console, report: EffortReport, top: int = 10) -> None:
             cluster.absorber,
         )
     console.print(clusters)
+    if report.note:
+        console.print(Text(report.note, style="dim"))
 
 
 def as_dict(report: EffortReport) -> dict[str, Any]:
@@ -227,7 +242,10 @@ def as_dict(report: EffortReport) -> dict[str, Any]:
                     {
                         "content_hash": v.content_hash,
                         "lines": v.lines,
-                        "differing_lines": v.differing,
+                        # null: not known, the text is not stored (see "notes")
+                        "differing_lines": (
+                            None if v.content_hash in report.unexplained else v.differing
+                        ),
                         "sample": list(v.sample),
                         "copies": [{"repo": c2.repo, "path": c2.path} for c2 in v.copies],
                     }
@@ -236,6 +254,7 @@ def as_dict(report: EffortReport) -> dict[str, Any]:
             }
             for c in report.clusters
         ],
+        "notes": [report.note] if report.note else [],
     }
 
 
@@ -270,6 +289,8 @@ def render_markdown(report: EffortReport, top: int = 10) -> str:
         lines.append(
             f"| {c.kind} | {c.copies} / {len(c.variants)} | {', '.join(c.repos)} | {c.absorber} |"
         )
+    if report.note:
+        lines += ["", f"> {report.note}"]
     return "\n".join(lines) + "\n"
 
 
