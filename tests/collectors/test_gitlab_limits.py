@@ -9,7 +9,6 @@ import logging
 import time
 from pathlib import Path
 
-import gitlab.utils
 import pytest
 import responses
 
@@ -120,7 +119,7 @@ def python_gitlab_never_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(seconds: float) -> None:
         raise AssertionError(f"python-gitlab slept {seconds}s")
 
-    monkeypatch.setattr(gitlab.utils.time, "sleep", refuse)
+    monkeypatch.setattr("gitlab.utils.time.sleep", refuse)
 
 
 # -- complexity --------------------------------------------------------------------------
