@@ -25,6 +25,7 @@ from driftscan.collectors.git import CachedClone
 from driftscan.engine.detect import CompiledRuleset, DetectOptions, detect_repo, matched_paths
 from driftscan.engine.extract import is_source_code
 from driftscan.engine.rules import Ruleset
+from driftscan.lifecycle import stop_failed, stop_interrupted
 from driftscan.models import Listing, ReadError, RepoResult, RepoStatus, ScanOutcome
 from driftscan.store.queries import KnownHead, Store
 
@@ -128,11 +129,13 @@ def run_forge_scan(
         return ScanOutcome(
             scan_id, done, errors, reused, "incomplete", time.monotonic() - started, partial
         )
-    except KeyboardInterrupt:
-        store.finish_scan(scan_id, "incomplete", "interrupted; rerun with --resume to finish")
-        raise
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM (lifecycle.interrupt_signals)
+        raise stop_interrupted(store, scan_id, exc, done, total) from None
     except ReadError as exc:  # the organisation or group itself could not be listed
         store.finish_scan(scan_id, "failed", str(exc))
+        raise
+    except Exception as exc:  # anything else: `failed` with a one-line reason, never `running`
+        stop_failed(store, scan_id, exc)
         raise
     skip_note: str | None = None
     if skipped:
@@ -159,7 +162,7 @@ def _scan_chunk(
             listings.append(tree)
         else:
             source.set_listing(*tree)
-            listings.append(tree[0])
+            listings.append(source.list_files())  # paths as text (pathnames), as detection sees
     wanted = []
     for source, listing in zip(sources, listings, strict=True):
         if isinstance(listing, Listing) and listing.files:

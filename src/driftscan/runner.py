@@ -1,17 +1,27 @@
 """Runs a scan: discover sources, detect in parallel worker processes, stream into the store.
 
 Results are written in small batches as they arrive, so memory stays flat however large the
-org, an interrupted scan keeps everything done so far (marked `incomplete`), and a crash
-leaves the scan `running`/`failed` - never looking complete.
+org. Nothing is left looking alive or complete when it is not:
+- SIGINT and SIGTERM stop the scan cleanly: what finished is stored, the scan is `incomplete`
+  and `--resume` finishes it; workers ignore both signals (the scan process handles them).
+- Workers die with the scan process, even a `kill -9` of it (PR_SET_PDEATHSIG on Linux, and a
+  watchdog thread everywhere), so none is left running or holding the caller's pipes.
+- Any other failure marks the scan `failed` with a one-line reason; a process that dies
+  without a word leaves a lease that lapses, shown as `interrupted` (store/queries.py).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -21,9 +31,10 @@ from driftscan.collectors.base import SourceSpec, discover, open_source
 from driftscan.collectors.git import redact_url
 from driftscan.engine.detect import CompiledRuleset, DetectOptions, detect_repo
 from driftscan.engine.rules import Ruleset
+from driftscan.lifecycle import interrupt_signals, stop_failed, stop_interrupted
 from driftscan.models import ReadError, RepoMeta, RepoResult, RepoStatus, ScanOutcome
 from driftscan.pathnames import escape_name
-from driftscan.store.queries import KnownHead, Store
+from driftscan.store.queries import KnownHead, Store, StoreError
 
 BATCH_SIZE = 50
 BATCH_SECONDS = 2.0
@@ -35,19 +46,52 @@ class ScanOptions:
     max_file_size: int = 1 << 20
     reuse: bool = True  # reuse stored facts of repositories whose head is unchanged
     fingerprint_salt: bytes = b"driftscan"
+    resume: bool = False  # finish the last stopped scan of the same sources
 
 
 Progress = Callable[[RepoResult, int, int], None]  # result, done, total
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WATCHDOG_SECONDS = 0.5
+
 
 # Worker-process state, set once per process by _init_worker.
 _worker_compiled: CompiledRuleset | None = None
 _worker_options: ScanOptions | None = None
 
 
-def _init_worker(compiled: CompiledRuleset, options: ScanOptions) -> None:
+def _init_worker(compiled: CompiledRuleset, options: ScanOptions, parent: int) -> None:
     global _worker_compiled, _worker_options
+    # Ctrl-C reaches the whole process group. Only the scan process acts on it (and on
+    # SIGTERM): a worker stopped mid-answer made the parent print an UnpicklingError.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with(parent)
     _worker_compiled = compiled
     _worker_options = options
+
+
+def _die_with(parent: int) -> None:
+    """A worker never outlives the scan process, however that ends (`kill -9` included):
+    the Linux kernel kills it when its parent dies, and a watchdog thread exits it once its
+    parent changed (any platform, or a kernel without prctl)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no usable libc: the watchdog still works
+            pass
+    if os.getppid() != parent:  # the parent died before the kernel was told
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent, args=(parent,), name="parent-watchdog", daemon=True
+    ).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(WATCHDOG_SECONDS)
+    os._exit(1)
 
 
 def scan_one(
@@ -101,42 +145,99 @@ def _unchanged(spec: SourceSpec, previous_head: str, options: ScanOptions) -> Re
     return RepoResult(source.name, source.location, meta, RepoStatus.OK, reused=True)
 
 
-def _results(
-    tasks: Sequence[tuple[SourceSpec, str | None]], compiled: CompiledRuleset, options: ScanOptions
+def _reused(
+    tasks: Sequence[tuple[SourceSpec, str | None]], options: ScanOptions, todo: list[Task]
 ) -> Iterator[RepoResult]:
-    todo = []
+    """Results of the repositories whose HEAD is unchanged; the rest go to `todo`."""
     for spec, head in tasks:
         reused = _unchanged(spec, head, options) if head and spec.kind == "git" else None
         if reused is not None:
             yield reused
         else:
             todo.append((spec, head))
-    tasks = todo
-    jobs = options.jobs or os.cpu_count() or 1
-    if jobs <= 1 or len(tasks) < 8:
+
+
+Task = tuple[SourceSpec, "str | None"]
+
+
+class _Workers:
+    """Worker processes (spawn: they start clean, without inherited locks or database
+    connections) with bounded in-flight work, stopped for good when a scan ends early."""
+
+    def __init__(self, jobs: int, compiled: CompiledRuleset, options: ScanOptions) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(compiled, options, os.getpid()),
+        )
+        self._limit = jobs * 8  # bounded in-flight work keeps memory flat
+        self._pending: set[Future[RepoResult]] = set()
+        self._ready: list[Future[RepoResult]] = []
+
+    def results(self, tasks: Iterable[Task]) -> Iterator[RepoResult]:
         for spec, head in tasks:
-            yield scan_one(spec, head, compiled, options)
-        return
-    # spawn: workers start clean (no inherited locks or DB connections) on every platform.
-    with ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(compiled, options),
-    ) as pool:
-        pending: set[Future[RepoResult]] = set()
-        queue = iter(tasks)
-        limit = jobs * 8  # bounded in-flight work keeps memory flat
-        for spec, head in queue:
-            pending.add(pool.submit(_scan_in_worker, spec, head))
-            if len(pending) >= limit:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+            self._pending.add(self._pool.submit(_scan_in_worker, spec, head))
+            if len(self._pending) >= self._limit:
+                yield from self._collect()
+        while self._pending or self._ready:
+            yield from self._collect()
+
+    def _collect(self) -> Iterator[RepoResult]:
+        if not self._ready:
+            done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
+            self._ready.extend(done)
+        while self._ready:
+            yield self._ready.pop().result()
+
+    def finished(self) -> list[RepoResult]:
+        """Results that arrived but were not taken yet (kept when the scan is interrupted)."""
+        done = [f for f in (*self._ready, *self._pending) if f.done() and not f.cancelled()]
+        self._ready, self._pending = [], set()
+        return [f.result() for f in done if f.exception() is None]
+
+    def close(self, abort: bool) -> None:
+        if not abort:
+            self._pool.shutdown(wait=True)
+            return
+        # Cancel what has not started and kill the workers now: a shutdown that waits would
+        # finish every queued repository first (minutes on a large org) after a Ctrl-C.
+        processes = list((self._pool._processes or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.join(timeout=5)
+
+
+class _Recorder:
+    """Results into the store in batches; counts what was stored, as it was stored."""
+
+    def __init__(
+        self, store: Store, scan_id: int, digest: str, known: dict[str, KnownHead]
+    ) -> None:
+        self.store, self.scan_id, self.digest, self.known = store, scan_id, digest, known
+        self.batch: list[RepoResult] = []
+        self.last_flush = time.monotonic()
+        self.done = self.stored = self.errors = self.reused = self.partial = 0
+
+    def take(self, result: RepoResult) -> None:
+        self.done += 1
+        self.batch.append(result)
+
+    def flush(self, force: bool = False) -> None:
+        due = len(self.batch) >= BATCH_SIZE or time.monotonic() - self.last_flush > BATCH_SECONDS
+        if not (force or due):
+            return
+        # Cleared only once written: a batch cut short by an interrupt is written again
+        # (the store replaces a repository's row in a scan, so that is harmless).
+        stored = self.store.record(self.scan_id, self.batch, self.digest, self.known)
+        self.batch, self.last_flush = [], time.monotonic()
+        for result in stored:
+            self.stored += 1
+            self.errors += result.status is RepoStatus.ERROR
+            self.partial += result.status is not RepoStatus.ERROR and not result.complete
+            self.reused += result.reused
 
 
 def run_scan(
@@ -154,35 +255,75 @@ def run_scan(
     known: dict[str, KnownHead] = store.known_heads(ruleset.digest) if options.reuse else {}
     # A typed folder name may hold any bytes: store its text form (pathnames), like locations.
     sources = [escape_name(redact_url(t)) for t in targets]
-    scan_id = store.begin_scan(sources, ruleset.digest, __version__)
-    tasks = [
-        (spec, known[spec.location].head if spec.location in known else None) for spec in specs
-    ]
-    done = errors = reused = partial = 0
-    batch: list[RepoResult] = []
-    last_flush = time.monotonic()
-    status = "failed"
+    with interrupt_signals():
+        resumed = store.resumable_scan(sources) if options.resume else None
+        scan_id, finished = resumed or (
+            store.begin_scan(sources, ruleset.digest, __version__),
+            set(),
+        )
+        tasks = [
+            (spec, known[spec.location].head if spec.location in known else None)
+            for spec in specs
+            if spec.location not in finished
+        ]
+        recorder = _Recorder(store, scan_id, ruleset.digest, known)
+        status = _scan(tasks, compiled, options, recorder, progress)
+    return ScanOutcome(
+        scan_id,
+        recorder.done,
+        recorder.errors,
+        recorder.reused,
+        status,
+        time.monotonic() - started,
+        recorder.partial,
+    )
+
+
+def _scan(
+    tasks: list[Task],
+    compiled: CompiledRuleset,
+    options: ScanOptions,
+    recorder: _Recorder,
+    progress: Progress | None,
+) -> str:
+    """Run the tasks into the scan and finish it; every way out leaves a true status."""
+    store, scan_id = recorder.store, recorder.scan_id
+    workers: _Workers | None = None
+    completed = False
+
+    def take(result: RepoResult) -> None:
+        recorder.take(result)
+        if progress is not None:
+            progress(result, recorder.done, len(tasks))
+        recorder.flush()
+
     try:
-        for result in _results(tasks, compiled, options):
-            done += 1
-            errors += result.status is RepoStatus.ERROR
-            partial += result.status is not RepoStatus.ERROR and not result.complete
-            reused += result.reused
-            batch.append(result)
-            if progress is not None:
-                progress(result, done, len(tasks))
-            if len(batch) >= BATCH_SIZE or time.monotonic() - last_flush > BATCH_SECONDS:
-                store.record(scan_id, batch, ruleset.digest, known)
-                batch, last_flush = [], time.monotonic()
-        store.record(scan_id, batch, ruleset.digest, known)
-        batch = []
-        status = "complete"
-    except KeyboardInterrupt:
-        status = "incomplete"
-        store.record(scan_id, batch, ruleset.digest, known)
+        todo: list[Task] = []
+        for result in _reused(tasks, options, todo):
+            take(result)
+        jobs = options.jobs or os.cpu_count() or 1
+        if jobs > 1 and len(todo) >= 8:
+            workers = _Workers(jobs, compiled, options)
+            for result in workers.results(todo):
+                take(result)
+        else:
+            for spec, head in todo:
+                take(scan_one(spec, head, compiled, options))
+        recorder.flush(force=True)
+        completed = True
+    except KeyboardInterrupt as exc:
+        if workers is not None:  # stop them first: nothing may arrive after the harvest
+            workers.close(abort=True)
+            recorder.batch += workers.finished()
+            workers = None
+        with suppress(StoreError):  # what cannot be stored now is read again on --resume
+            recorder.flush(force=True)
+        raise stop_interrupted(store, scan_id, exc, recorder.stored, len(tasks)) from None
+    except Exception as exc:
+        stop_failed(store, scan_id, exc)
         raise
     finally:
-        store.finish_scan(scan_id, status)
-    return ScanOutcome(
-        scan_id, done, errors, reused, status, time.monotonic() - started, partial
-    )
+        if workers is not None:
+            workers.close(abort=not completed)
+    store.finish_scan(scan_id, "complete")
+    return "complete"

@@ -162,9 +162,11 @@ def handle_errors(func: F) -> F:
             if exc.filename is None:
                 raise  # not about a file the user named: the last-resort handler shows it
             fail(f"{exc.filename}: {exc.strerror or exc}")
-        except KeyboardInterrupt:
-            stderr_console().print("interrupted", style="yellow")
-            raise SystemExit(EXIT_INTERRUPTED) from None
+        except KeyboardInterrupt as exc:
+            # A stopped scan says which scan and how to finish it; SIGTERM exits 143.
+            message = str(exc) or "interrupted"
+            stderr_console().print(message, style="yellow", markup=False, soft_wrap=True)
+            raise SystemExit(getattr(exc, "exit_code", EXIT_INTERRUPTED)) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -203,7 +203,10 @@ _OPTIONS: list[Callable[[F], F]] = [
         help="Parallel API requests.",
     ),
     click.option(
-        "--resume", is_flag=True, help="Finish the last scan of the same forge target that parked."
+        "--resume",
+        is_flag=True,
+        help="Finish the last scan of the same sources that stopped early (parked on a rate "
+        "limit, interrupted, or killed): failed and partly read repositories are read again.",
     ),
     click.option(
         "--clone",

@@ -33,6 +33,7 @@ from driftscan.collectors.git import is_git_url
 from driftscan.effort_runner import record_findings
 from driftscan.engine.analyse import divergence
 from driftscan.forge_runner import ForgeScanOptions, run_forge_scan
+from driftscan.lifecycle import interrupt_signals
 from driftscan.models import ReadError, RepoResult, ScanOutcome
 from driftscan.runner import ScanOptions, run_scan
 from driftscan.store.queries import Store, safe_url
@@ -157,13 +158,19 @@ def scan(
 
     else:
         options = ScanOptions(
-            jobs=jobs, max_file_size=size_cap, reuse=not no_reuse, fingerprint_salt=salt
+            jobs=jobs,
+            max_file_size=size_cap,
+            reuse=not no_reuse,
+            fingerprint_salt=salt,
+            resume=forge.resume,
         )
 
         def run(progress: ProgressFn | None) -> ScanOutcome:
             return run_scan(sources, store, ruleset, options, progress)
 
-    outcome = _mark_failed_when_nothing_scanned(store, _with_progress(run, quiet, verbose, budget))
+    with interrupt_signals():  # SIGTERM stops a scan as Ctrl-C does: stored, resumable
+        outcome = _with_progress(run, quiet, verbose, budget)
+    outcome = _mark_failed_when_nothing_scanned(store, outcome)
     if not quiet:
         requests = f", {client.log.total} API requests" if forge.wanted else ""
         err.print(
