@@ -37,13 +37,21 @@ def status(db_url: str | None) -> None:
     store = open_store(db_url, create=False)
     current, head = store.current_revision(), store.head_revision()
     click.echo(f"database: {safe_url(store.url)}")
-    state = "up to date" if current == head else "needs `driftscan db upgrade`"
+    if store.newer_revision(current):
+        state = "written by a newer driftscan: upgrade driftscan"
+    elif current == head:
+        state = "up to date"
+    else:
+        state = "needs `driftscan db upgrade`"
     click.echo(f"schema:   {current or '(empty)'} (newest {head}; {state})")
     if current == head:
         scans = store.scans(limit=5)
         click.echo(f"scans:    {len(scans)} most recent shown")
         for scan in scans:
-            click.echo(f"  #{scan.id} {scan.started_at} {scan.status}")
+            # A scan whose process died shows `interrupted` (and how to finish it), never
+            # `running` forever.
+            note = f" - {scan.note}" if scan.note and scan.status != "complete" else ""
+            click.echo(f"  #{scan.id} {scan.started_at} {scan.status}{note}")
 
 
 _KEEP = re.compile(r"^\s*(\d+)\s*(d|days?)?\s*$", re.I)
