@@ -254,10 +254,12 @@ class GitHubAPI:
         headers = self._headers(resource)
         if fault.retry_after is not None:
             headers["retry-after"] = str(fault.retry_after)
-        body = {
+        body: dict[str, Any] = {
             "message": SECONDARY_MESSAGE,
             "documentation_url": REST_DOCS + "#about-secondary-rate-limits",
         }
+        if fault.status == 200:  # GraphQL's form: an error beside no data
+            body = {"errors": [{"type": "RATE_LIMITED", "message": SECONDARY_MESSAGE}]}
         served = Served(endpoint, fault.status, error="secondary")
         return self._answer(served, fault.status, headers, body)
 

@@ -314,10 +314,11 @@ def test_a_repository_the_listing_cannot_show_is_recorded_not_dropped(
 # -- secondary limits --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("status", [403, 429, 200])
 def test_retry_after_3600_parks_at_once_with_max_wait_60(
-    api: GitHubAPI, store: Store, ruleset: Ruleset, sleeps: list[float]
+    api: GitHubAPI, store: Store, ruleset: Ruleset, sleeps: list[float], status: int
 ) -> None:
-    api.faults = [Fault("secondary", retry_after=3600, count=5, after=1)]
+    api.faults = [Fault("secondary", status=status, retry_after=3600, count=5, after=1)]
     scan_id = scan(store, ruleset, max_wait=60)
     loaded = store.load_scan(scan_id)
     assert loaded.status == "incomplete" and "3600s wait" in (loaded.note or "")
@@ -347,6 +348,19 @@ def test_429_without_retry_after_waits_a_minute_then_longer_then_parks(
     assert store.load_scan(parked).status == "incomplete"
     assert sleeps == [60.0]  # the next wait (120 s) would pass --max-wait: parked instead
     assert TOKEN not in caplog.text
+
+
+def test_each_wait_is_shown_as_it_happens_on_the_command_line(
+    api: GitHubAPI, tmp_path: Path, sleeps: list[float]
+) -> None:
+    api.faults = [Fault("secondary", status=429, after=1)]
+    db = f"sqlite:///{tmp_path / 'waits.db'}"
+    result = CliRunner().invoke(
+        main, ["scan", "--github-org", "acme", "--db", db, "--format", "none"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "GitHub secondary rate limit (429), waiting 60 s (retry 1/4)" in result.stderr
+    assert sleeps == [60.0] and TOKEN not in result.output
 
 
 def test_persistent_secondary_limit_parks_after_bounded_retries(
