@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.exc import OperationalError
 
 from driftscan.cli.main import main
+from driftscan.store.queries import Store
 from tests.conftest import DEMO_ORG
 
 REPO = str(DEMO_ORG / "checkout-api")
@@ -54,6 +56,24 @@ def test_a_read_only_database_is_one_line(db: Path) -> None:
     code, err = run("scan", REPO, "--db", url, "--format", "none", "--quiet")
     assert code == 2
     assert "readonly database" in one_line(err)
+
+
+def test_a_database_error_the_store_did_not_describe_is_one_line(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI's own net under the store's messages: the driver's reason, never the SQL."""
+
+    def locked(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError(
+            "SELECT scan.id FROM scan WHERE secret = ?",
+            ("parameter-value",),
+            sqlite3.OperationalError("database is locked"),
+        )
+
+    monkeypatch.setattr(Store, "load_scan", locked)
+    code, err = run("report", "--db", f"sqlite:///{db}", "--scan", "1")
+    assert code == 2
+    assert one_line(err) == "error: database error: database is locked"
 
 
 def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
