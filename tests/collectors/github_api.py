@@ -73,7 +73,8 @@ class Fault:
     """Scripted trouble for the next `count` matching requests, after letting `after` pass.
 
     kind: secondary (status 403 or 429, `retry_after` optional) | server (502, HTML) |
-    went_wrong (GraphQL 200 without data) | timeout | reset (connection reset)."""
+    went_wrong (GraphQL 200 without data) | cut (a JSON body cut short) | timeout |
+    reset (connection reset)."""
 
     kind: str
     endpoint: str = "graphql"  # graphql | rest | any
@@ -247,6 +248,9 @@ class GitHubAPI:
         if fault.kind == "server":
             headers = {"Content-Type": "text/html"}
             return self._answer(Served(endpoint, 502, error="server"), 502, headers, BAD_GATEWAY)
+        if fault.kind == "cut":
+            served = Served(endpoint, 200, error="cut")
+            return self._answer(served, 200, self._headers(resource), '{"data": {"r0": {"f')
         if fault.kind == "went_wrong":
             body = {"data": None, "errors": [{"message": WENT_WRONG}]}
             served = Served(endpoint, 200, error="went_wrong")

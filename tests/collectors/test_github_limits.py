@@ -429,7 +429,7 @@ def test_server_errors_timeouts_and_resets_are_retried_with_backoff(
     assert_facts_equal_local(store, scan_id, compiled, org)
 
 
-@pytest.mark.parametrize("kind", ["server", "went_wrong", "timeout"])
+@pytest.mark.parametrize("kind", ["server", "went_wrong", "timeout", "cut"])
 def test_file_reads_left_unanswered_leave_repositories_incomplete_and_not_reused(
     org: list[ServedRepo],
     api: GitHubAPI,

@@ -237,6 +237,8 @@ class GitHubClient:
                 trouble = _http_trouble(exc.status, _lower(exc.headers), exc.data)
             except requests.RequestException as exc:
                 trouble = _Trouble("server", None, _network_failure(url, exc))
+            except ValueError:  # a body cut short: PyGithub's JSON parse fails
+                trouble = _Trouble("server", None, "GitHub answered with malformed JSON")
             else:
                 self._note_budget(headers)
                 trouble = inspect(_lower(headers), data) if inspect is not None else None
