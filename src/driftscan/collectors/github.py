@@ -1,9 +1,10 @@
 """GitHub (and GitHub Enterprise) through PyGithub: whole organisations in few requests.
 
 Cost model, per repository: organisation pages list 100 repositories with their head commit
-per GraphQL query (0.01); the file listing is one REST `git/trees?recursive=1` call; the files
-rules need come from aliased GraphQL `object(expression:)` reads, many repositories per query.
-An unchanged repository (same head, same ruleset) costs nothing beyond its listing page.
+per GraphQL query (0.01); listings are aliased GraphQL tree reads across repositories (a deep
+monorepo: one REST `git/trees?recursive=1` call); the files rules need come from aliased
+GraphQL `object(oid:)` reads, many repositories per query (~0.19 requests per repository in
+all). An unchanged repository (same head, same ruleset) costs nothing beyond its listing page.
 
 Limits, as GitHub documents them ("Rate limits and node limits for the GraphQL API", "Rate
 limits for the REST API"): every query stays under the 500,000-node limit (checked before it is
