@@ -6,7 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from driftscan.cli.main import main
+from driftscan.engine.paths import compile_glob
 from driftscan.engine.rules import (
     BUILTIN_RULES_DIR,
     ContentSignal,
@@ -35,7 +38,21 @@ EXPECTED_ERRORS = {
     "yaml-no-in.yaml": (7, "needs 'in: GLOB'"),
     "policy-unknown-value.yaml": (7, "names 'y', which 'detect' lacks"),
     "not-a-mapping.yaml": (1, "must be a mapping"),
+    # globs (issue 11, item 6): each malformed one was accepted silently and matched nothing
+    "glob-unclosed-bracket.yaml": (6, "has an unclosed '[' in '[unclosed'"),
+    "glob-unbalanced-brace.yaml": (9, "has an unbalanced '{'"),
+    "glob-stray-brace.yaml": (6, "has an unbalanced '}'"),
+    "glob-empty-alternative.yaml": (6, "has an empty brace alternative"),
+    "glob-empty-braces.yaml": (6, "has an empty brace alternative"),
+    "glob-empty-segment.yaml": (6, "(alternative '/main.tf') has an empty path segment"),
+    "glob-absolute.yaml": (9, "(alternative '/etc/passwd') must be a relative POSIX path"),
+    "glob-climbs-in-braces.yaml": (10, "must not climb out of the repository"),
+    "glob-yaml-in.yaml": (9, "has an unclosed '[' in '[a-z'"),
+    "glob-too-many-stars.yaml": (6, "has more than 3 '*' in '*a*b*c*d.json'"),
+    "glob-bad-range.yaml": (6, "bad character range z-a"),
+    "regex-example-times-out.yaml": (9, "ran over 0.5 s on its example"),
 }
+GLOB_FILES = sorted(name for name in EXPECTED_ERRORS if name.startswith("glob-"))
 
 
 def test_every_broken_file_has_an_expectation() -> None:
@@ -52,6 +69,31 @@ def test_broken_rule_file_is_rejected_precisely(name: str) -> None:
     assert words in error.reason
     assert error.line == line, str(error)
     assert str(error).startswith(f"{error.path}:{line}: ")
+
+
+@pytest.mark.parametrize("name", GLOB_FILES)
+def test_a_malformed_glob_stops_the_scan_with_file_line_reason(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DRIFTSCAN_DB", raising=False)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(BROKEN / name, rules / name)
+    (tmp_path / "repo").mkdir()
+    args = ["scan", "--rules", str(rules), str(tmp_path / "repo")]
+    result = CliRunner().invoke(main, [*args, "--db", f"sqlite:///{tmp_path / 'd.db'}"])
+    line, words = EXPECTED_ERRORS[name]
+    assert result.exit_code == 2, result.output
+    assert f"{rules / name}:{line}: glob " in result.stderr
+    assert words in result.stderr
+
+
+@pytest.mark.parametrize(
+    "glob",
+    ["**/*.{yml,yaml}", "{,[!.]*/}Tiltfile", "deploy{,/*}.rb", "**/[[]x", "[{]a,b[}]", "a[]]"],
+)
+def test_well_formed_globs_still_load(glob: str) -> None:
+    compile_glob(glob)
 
 
 def test_shipped_rules_load_with_unique_ids_and_dimensions() -> None:

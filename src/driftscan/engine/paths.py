@@ -126,7 +126,9 @@ def _check_alternative(pattern: str, alternative: str) -> None:
     )
     if not alternative:
         raise GlobError(f"{shown} has an empty alternative, which matches no file")
-    if alternative.startswith("/"):
+    # An alternative written with a leading '/' is absolute; one that only starts with '/'
+    # after an empty alternative (`{,infra}/main.tf`) is reported as an empty segment below.
+    if alternative.startswith("/") and (pattern.startswith("/") or re.search(r"[{,]/", pattern)):
         raise GlobError(f"{shown} must be a relative POSIX path pattern, not an absolute path")
     segments = alternative.split("/")
     if ".." in segments:
@@ -192,7 +194,8 @@ def _segment_regex(segment: str) -> str:
             body = segment[i + 1 : end]
             if body.startswith(("!", "^")):  # a negated class never matches the separator
                 body = "^/" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
+            # `[[]` is the documented literal '[': escaped, `re` does not warn of a nested set
+            out.append("[" + body.replace("\\", "\\\\").replace("[", "\\[") + "]")
             i = end
         else:
             out.append(re.escape(ch))

@@ -505,7 +505,7 @@ class _Loader:
             raise self.fail(
                 line,
                 f"regex {pattern.pattern!r} ran over {REGEX_TIMEOUT:g} s on its example "
-                "(catastrophic backtracking); rewrite it without nested repetition",
+                "(catastrophic backtracking); rewrite it so that it cannot try so many ways",
             ) from None
 
     def allowed_keys(self, node: CommentedMap, keys: set[str], line: int | None) -> None:
