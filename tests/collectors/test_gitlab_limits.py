@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 import responses
 
 from driftscan.collectors.forge import BlobRef, RemoteRepo, RepoFilter
 from driftscan.collectors.git import GitSource
 from driftscan.collectors.gitlab import (
     MAX_COMPLEXITY_AUTHENTICATED,
+    MAX_QUERY_SIZE,
     GitLabClient,
     blob_field,
     head_field,
@@ -299,6 +301,74 @@ def test_a_listing_that_changes_between_pages_is_read_again_and_misses_nothing(
     assert listed == expected
     assert api.calls["projects"] == 3 + 3
     assert any("changed while it was listed" in r.getMessage() for r in caplog.records)
+
+
+def test_pages_follow_x_next_page_when_there_is_no_link_header(sources: dict[str, Path]) -> None:
+    repos = group(sources, 230)
+    api = GitLabAPI(GROUP, repos)
+    api.links = False
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        api.install(rs)
+        listed = [r.full_name for r in client().list_repos()]
+    assert listed == [r.full_name for r in repos] and api.calls["projects"] == 3
+
+
+# -- the replay itself refuses what GitLab refuses -------------------------------------------
+
+
+def test_the_replay_answers_as_gitlab_documents(sources: dict[str, Path]) -> None:
+    repos = group(sources, 3)
+    api = GitLabAPI(GROUP, repos)
+    api.hidden.add(repos[1].full_name)
+    api.blob_denied.add(repos[2].full_name)
+    url = f"{GITLAB}/api/graphql"
+    token = {"PRIVATE-TOKEN": TOKEN}
+
+    def post(body: object, headers: dict[str, str] = token) -> requests.Response:
+        return requests.post(url, json=body, headers=headers, timeout=5)
+
+    heads = query_text([head_field(f"p{i}", r.full_name) for i, r in enumerate(repos)])
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        api.install(rs)
+        many = query_text([head_field(f"p{i}", "a/b") for i in range(36)])  # 252 points
+        refused = post({"query": many})
+        assert refused.status_code == 200
+        assert refused.json() == {
+            "errors": [
+                {"message": "Query has complexity of 252, which exceeds max complexity of 250"}
+            ]
+        }
+        assert (
+            "200"
+            in post(
+                {"query": query_text([head_field(f"p{i}", "a/b") for i in range(29)])}, {}
+            ).json()["errors"][0]["message"]
+        )  # 203 points without a token
+        large = post({"query": "query { " + " " * MAX_QUERY_SIZE + "}"})
+        assert (
+            large.status_code == 422 and large.json()["errors"][0]["message"] == "Query too large"
+        )
+        unknown = post({"query": 'query { project(fullPath: "a/b") { secrets } }'})
+        assert (
+            unknown.json()["errors"][0]["message"]
+            == "Field 'secrets' doesn't exist on type 'Project'"
+        )
+        half = query_text([head_field(f"p{i}", "a/b") for i in range(18)])  # 126 points each
+        both = post([{"query": half}, {"query": half}])  # a multiplex is held to one limit
+        assert [a["errors"][0]["message"] for a in both.json()] == [
+            "Query has complexity of 252, which exceeds max complexity of 250"
+        ] * 2
+        answer = post({"query": heads}).json()
+        assert answer["data"]["p1"] is None and "errors" not in answer  # GitLab: null, no word
+        assert answer["data"]["p0"]["repository"]["tree"]["lastCommit"]["sha"]
+        files = query_text([blob_field("p0", repos[2].full_name, "main", ["Dockerfile"])])
+        denied = post({"query": files}).json()
+        assert denied["data"]["p0"]["repository"]["blobs"] is None
+        assert denied["errors"][0]["path"] == ["p0", "repository", "blobs"]
+        api.tokens = (TOKEN,)
+        stranger = post({"query": heads}, {"PRIVATE-TOKEN": "glpat-unknown"})
+        assert stranger.status_code == 401
+        assert stranger.json() == {"errors": [{"message": "Invalid token"}]}
 
 
 # -- rate limits, faults, the token check ----------------------------------------------------
