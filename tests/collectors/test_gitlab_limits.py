@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -324,7 +325,7 @@ def test_the_replay_answers_as_gitlab_documents(sources: dict[str, Path]) -> Non
     url = f"{GITLAB}/api/graphql"
     token = {"PRIVATE-TOKEN": TOKEN}
 
-    def post(body: object, headers: dict[str, str] = token) -> requests.Response:
+    def post(body: Any, headers: dict[str, str] = token) -> requests.Response:
         return requests.post(url, json=body, headers=headers, timeout=5)
 
     heads = query_text([head_field(f"p{i}", r.full_name) for i, r in enumerate(repos)])
