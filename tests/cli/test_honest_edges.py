@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import responses
 from click.testing import CliRunner
 
 from driftscan.cli.forge import ForgeRequest
@@ -18,6 +19,7 @@ from driftscan.collectors.forge import ForgeClient, RepoFilter
 from driftscan.models import ReadError
 from driftscan.reports.check import NO_NORM
 from driftscan.store.queries import Store
+from tests.collectors.fake_forges import FakeGitHub, ServedRepo
 from tests.conftest import DEMO_ORG, WORKFLOW, git, make_git_repo
 
 DEMO_REPOS = sorted(str(p) for p in DEMO_ORG.iterdir() if p.is_dir())
@@ -302,3 +304,21 @@ def test_g_forge_log_lines_show_on_stderr_at_once_without_secrets(
         assert secret not in out + err
     if shown:
         assert "(token ***; Authorization: Bearer ***; url https://***@github.invalid)" in err
+
+
+def test_a_forge_scan_that_finds_no_repository_is_failed(
+    tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = [
+        ServedRepo("acme/checkout-api", make_git_repo(DEMO_ORG / "checkout-api", tmp_path / "r"))
+    ]
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        FakeGitHub("acme", served, page_size=100).install(rs)
+        code, _, err = run(
+            "scan", "--github-org", "acme", "--include", "no-such-*", "--db", db, "--format", "none"
+        )
+    assert code == 1
+    assert "-> scan #1 (failed)" in err
+    assert "failed: no repository was found in the given sources" in err
+    assert stored_scans(db) == [(1, "failed")]
