@@ -388,7 +388,14 @@ def test_a_purged_text_comes_back_redacted_when_its_content_is_seen_again(
     store = Store(db_url)
     hashes = [h for (h,) in store.engine.connect().execute(text("SELECT hash FROM infra_content"))]
     assert store.infra_texts(hashes) == {}
-    _run("report", "effort", "--format", "json", "--db", db_url)  # copes with missing texts
+    # Without the texts, variants are shown without differing lines (not as "every line
+    # differs" against an empty text), and the report says why.
+    effort = json.loads(_run("report", "effort", "--format", "json", "--db", db_url))
+    variants = [v for c in effort["clusters"] for v in c["variants"][1:]]
+    assert variants and all(v["differing_lines"] is None and not v["sample"] for v in variants)
+    assert len(effort["notes"]) == 1 and "scanned again" in effort["notes"][0]
+    table = _run("report", "effort", "--db", db_url)
+    assert "without differing lines" in " ".join(table.split())
     _run("scan", str(org.root), "--db", db_url, "--no-reuse")
     texts = store.infra_texts(hashes)
     store.engine.dispose()

@@ -35,7 +35,6 @@ from detect_secrets.plugins.sendgrid import SendGridDetector
 from detect_secrets.plugins.slack import SlackDetector
 from detect_secrets.plugins.square_oauth import SquareOAuthDetector
 from detect_secrets.plugins.stripe import StripeDetector
-from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
 
 PLUGINS: tuple[RegexBasedDetector, ...] = (
@@ -222,10 +221,19 @@ REDACTED = "«redacted»"
 # too noisy to report but harmless to blank out.
 _REDACT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     rx
-    for plugin in (*PLUGINS, JwtTokenDetector(), TelegramBotTokenDetector(), TwilioKeyDetector())
+    for plugin in (*PLUGINS, JwtTokenDetector(), TwilioKeyDetector())
     if not isinstance(plugin, PrivateKeyDetector)
     for rx in plugin.denylist
 )
+# Patterns that do not start with a literal make the regex engine try every position; a
+# word they cannot match without (in the lowered text) skips them cheaply.
+_PATTERN_GATES = {
+    r"[0-9a-z]{32}-us[0-9]{1,2}": "-us",
+    r"xox(?:a|b|p|o|s|r)-(?:\d+-)+[a-z0-9]+": "xox",
+    r"https://hooks\.slack\.com/services/T[a-zA-Z0-9_]+/B[a-zA-Z0-9_]+/[a-zA-Z0-9_]+": "slack",
+    r"(?:r|s)k_live_[0-9a-zA-Z]{24}": "k_live_",
+    r"aws.{0,20}?(?:key|pwd|pw|password|pass|token).{0,20}?[\'\"]([0-9a-zA-Z/+]{40})[\'\"]": "aws",
+}
 # BEGIN .. END, or, without an END, the key lines that follow the header.
 _PEM_BLOCK = re.compile(
     r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
@@ -419,6 +427,8 @@ _COMMAND_VALUES: tuple[tuple[tuple[str, ...], re.Pattern[str], re.Pattern[str]],
     (("--from-literal",), re.compile(r"--from-literal"), re.compile(r"--from-literal[= ][\w.-]+=")),
     (("pass:",), re.compile(r"\bpass:"), re.compile(r"(?<![\w-])pass:(?=\S)")),
 )
+_COMMAND_GATE = re.compile("|".join(re.escape(w) for g in _COMMAND_VALUES for w in g[0]))
+_SECRETISH = re.compile("pass|pw|secret|token|key|auth|cred")
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/@\"'`<>]+)@")
 _ENV_NAME = re.compile(
     r"""(?<![\w.-])["']?name["']?[ \t]*[:=][ \t]*["']?(?P<name>[A-Za-z_][\w.-]*)"""
@@ -520,21 +530,25 @@ def _redact_pairs(line: str) -> tuple[str, int, int]:
     return line, follow, column
 
 
-def _redact_flags(line: str, lowered: str) -> str:
+def _redact_flags(line: str, lowered: str, secretish: bool) -> str:
     """Values of secret-named flags, of Dockerfile's `ENV NAME value` and of the commands
-    above (`lowered`: the line in lower case, for the cheap gates)."""
+    above (`lowered`: the line in lower case, for the cheap gates; `secretish`: it holds a
+    secret-ish word, without which no name is secret-named)."""
     pos = 0
-    while "-" in lowered and (match := _FLAG.search(line, pos)):
+    while secretish and (match := _FLAG.search(line, pos)):
         pos = match.end()
         if secret_named(match.group("key")):
             start, end = _value_span(line, match.start(), match.end(), " ")
             line = _replace(line, start, end)
     if (
-        lowered.lstrip().startswith(("env", "arg"))
+        secretish
+        and lowered.lstrip().startswith(("env", "arg"))
         and (match := _ENV_SPACE.match(line))
         and secret_named(match.group("key"))
     ):
         line = _replace(line, match.end(), len(line.rstrip(" \t\\")))
+    if _COMMAND_GATE.search(lowered) is None:
+        return line
     for words, context, value_start in _COMMAND_VALUES:
         if any(word in lowered for word in words) and context.search(line):
             for match in reversed(list(value_start.finditer(line))):
@@ -707,8 +721,11 @@ def _redact_detected(text: str) -> str:
             return whole[: start - offset] + REDACTED + whole[end - offset :]
         return REDACTED
 
+    lowered = text.lower()
     for pattern in _REDACT_PATTERNS:
-        text = pattern.sub(cut, text)
+        gate = _PATTERN_GATES.get(pattern.pattern)
+        if gate is None or gate in lowered:
+            text = pattern.sub(cut, text)
     return text
 
 
@@ -743,8 +760,11 @@ def redact(text: str) -> str:
         if _LINE_TRIGGER.search(lowered[i]) is None:
             continue
         urls = _URL_USERINFO.sub(_redact_userinfo, line) if "://" in line else line
-        paired, follow_here, column_here = _redact_pairs(urls)
-        lines[i] = _redact_flags(paired, lowered[i])
+        secretish = _SECRETISH.search(lowered[i]) is not None
+        paired, follow_here, column_here = (
+            _redact_pairs(urls) if secretish else (urls, _NO_FOLLOW, 0)
+        )
+        lines[i] = _redact_flags(paired, lowered[i], secretish)
         if "value" in line:
             lines[i] = _redact_env_value(lines, i)
         if follow_here != _NO_FOLLOW:
