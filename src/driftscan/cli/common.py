@@ -185,7 +185,7 @@ def database_error(exc: Exception) -> str:
     return f"database error: {reason[:300]}{hint}"
 
 
-def check_db_url(url: str) -> None:
+def check_db_url(url: str, given_as: str = "--db") -> None:
     """Refuse a SQLite URL without a file (sqlite:/// or :memory:): every scan would vanish
     when the command ends."""
     try:
@@ -194,14 +194,14 @@ def check_db_url(url: str) -> None:
         return  # the store says "cannot open database" with the reason
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         fail(
-            f"--db {url!r} names no database file, so nothing would be kept: give a path, "
+            f"{given_as} {url!r} names no database file, so nothing would be kept: give a path, "
             "e.g. sqlite:///driftscan.db (or sqlite:////absolute/path/driftscan.db)"
         )
 
 
 def open_store(db_url: str | None, create: bool = True) -> Store:
     url = db_url or default_db_url()
-    check_db_url(url)
+    check_db_url(url, "--db" if db_url else "$DRIFTSCAN_DB")
     store = Store(url)
     if create:
         store.ensure_schema()
