@@ -553,7 +553,17 @@ class Store:
     ) -> int:
         with Session(self.engine) as session, session.begin():
             self._renew(session, scan_id)
+            # Shared rows are created table by table, each in sorted key order: two scans
+            # writing the same new rows at once then wait for each other, never deadlock.
             repos = self._repos(session, batch)
+            digests = {
+                r.location: factset_digest(r)
+                for r in batch
+                if not (r.reused and r.location in reuse) and (r.facts or r.versions or r.infra)
+            }
+            factsets = self._factsets(
+                session, [(digests[r.location], r) for r in batch if r.location in digests]
+            )
             states: list[dict[str, Any]] = []
             for result in batch:
                 factset_id: int | None
@@ -562,7 +572,8 @@ class Store:
                     factset_id = reuse[result.location].factset_id
                     owners = reuse[result.location].owners
                 else:
-                    factset_id = self._factset(session, result)
+                    digest = digests.get(result.location)
+                    factset_id = factsets[digest] if digest is not None else None
                 states.append(_state(result, factset_id, owners, ruleset_digest))
             state_ids = self._states(session, states)
             rows = {
@@ -613,7 +624,7 @@ class Store:
         same repository at the same moment: its row is then used, never a failed batch."""
         names = {r.location: _fit(r.name, 255) for r in batch}
         rows = _repo_rows(session, list(names))
-        missing = [location for location in names if location not in rows]
+        missing = sorted(location for location in names if location not in rows)
         if missing:
             now = _utcnow()
             _insert_missing(
@@ -623,7 +634,7 @@ class Store:
                 [{"name": names[loc], "location": loc, "first_seen": now} for loc in missing],
             )
             rows.update(_repo_rows(session, missing))
-        for location, name in names.items():
+        for location, name in sorted(names.items()):
             repo_id, stored = rows[location]
             if stored != name:
                 session.execute(update(RepoRow).where(RepoRow.id == repo_id).values(name=name))
@@ -640,25 +651,32 @@ class Store:
             if digest not in known
         }
         if new:
-            rows = [{"digest": digest, **state} for digest, state in new.items()]
+            rows = [{"digest": digest, **state} for digest, state in sorted(new.items())]
             _insert_missing(session, _table(RepoStateRow), "digest", rows)
             known.update(_ids_by_key(session, RepoStateRow.digest, RepoStateRow.id, list(new)))
         return [known[digest] for digest in digests]
 
-    def _factset(self, session: Session, result: RepoResult) -> int | None:
+    def _factsets(
+        self, session: Session, results: Sequence[tuple[str, RepoResult]]
+    ) -> dict[str, int]:
+        """digest -> fact set id of (digest, result) pairs, storing the new sets (with their
+        facts, evidence, versions and infra files) once."""
+        wanted = dict(results)
+        known = _ids_by_key(session, FactSetRow.digest, FactSetRow.id, list(wanted))
+        new = [
+            {"digest": digest, "fact_count": len(wanted[digest].facts)}
+            for digest in sorted(wanted)
+            if digest not in known
+        ]
+        # Rows another scan stored first come with all their children (same transaction).
+        ours = _insert_missing(session, _table(FactSetRow), "digest", new)
+        known.update(_ids_by_key(session, FactSetRow.digest, FactSetRow.id, sorted(ours)))
+        for digest in sorted(ours):
+            self._fact_rows(session, known[digest], wanted[digest])
+        return known
+
+    def _fact_rows(self, session: Session, factset_id: int, result: RepoResult) -> None:
         facts = result.facts
-        if not (facts or result.versions or result.infra):
-            return None
-        digest = factset_digest(result)
-        existing = session.scalars(select(FactSetRow.id).where(FactSetRow.digest == digest)).first()
-        if existing is not None:
-            self._restore_purged(session, result.infra)  # texts 0009 purged come back
-            return existing
-        row = {"digest": digest, "fact_count": len(facts)}
-        inserted = _insert_new(session, _table(FactSetRow), "digest", row)
-        factset_id = session.scalars(select(FactSetRow.id).where(FactSetRow.digest == digest)).one()
-        if not inserted:  # another scan stored the same facts first, with all their rows
-            return factset_id
         rows = [
             FactRow(
                 factset_id=factset_id, category=f.category, dimension=f.dimension, value=f.value
@@ -684,7 +702,6 @@ class Store:
             for v in result.versions
         )
         self._infra(session, factset_id, result.infra)
-        return factset_id
 
     def _infra(self, session: Session, factset_id: int, files: Sequence[InfraFile]) -> None:
         """Each distinct content once. `f.text` is redacted at extraction (engine/infra.py),
@@ -788,52 +805,22 @@ class Store:
                 .where(RepoScanRow.scan_id == scan_id)
             ).all()
             digests = {loc: finding_set_digest(items) for loc, items in by_location.items()}
-            known: dict[str, int] = {}
-            wanted = sorted(set(digests.values()))
-            for start in range(0, len(wanted), 500):
-                found = session.execute(
-                    select(FindingSetRow.digest, FindingSetRow.id).where(
-                        FindingSetRow.digest.in_(wanted[start : start + 500])
-                    )
-                )
-                known.update((digest, set_id) for digest, set_id in found)
+            items_of = {digests[loc]: items for loc, items in by_location.items()}
+            known = _ids_by_key(session, FindingSetRow.digest, FindingSetRow.id, list(items_of))
+            new = [
+                {"digest": digest, "finding_count": len(items_of[digest])}
+                for digest in sorted(items_of)
+                if digest not in known
+            ]
+            ours = _insert_missing(session, _table(FindingSetRow), "digest", new)
+            known.update(_ids_by_key(session, FindingSetRow.digest, FindingSetRow.id, sorted(ours)))
+            for digest in sorted(ours):
+                session.add_all(_finding_items(known[digest], items_of[digest]))
             for repo_scan, location in rows:
                 items = by_location.get(location)
-                if not items:
-                    repo_scan.finding_set_id = None
-                    continue
-                digest = digests[location]
-                if digest not in known:
-                    known[digest] = self._finding_set(session, digest, items)
-                repo_scan.finding_set_id = known[digest]
+                repo_scan.finding_set_id = known[digests[location]] if items else None
             session.flush()
             summarise_findings(session.connection(), scan_id)
-
-    @staticmethod
-    def _finding_set(session: Session, digest: str, items: Sequence[Finding]) -> int:
-        row = {"digest": digest, "finding_count": len(items)}
-        inserted = _insert_new(session, _table(FindingSetRow), "digest", row)
-        set_id = session.scalars(
-            select(FindingSetRow.id).where(FindingSetRow.digest == digest)
-        ).one()
-        if not inserted:  # another scan stored the same findings first
-            return set_id
-        session.add_all(
-            FindingItemRow(
-                finding_set_id=set_id,
-                rule_id=f.rule_id,
-                dimension=f.dimension,
-                value=f.value[:255],
-                outcome=f.outcome.value,
-                kind=f.kind,
-                severity=f.severity,
-                message=f.message,
-                fingerprint=f.fingerprint,
-                waiver=f.waiver,
-            )
-            for f in items
-        )
-        return set_id
 
     def findings(
         self, scan_id: int, failing: bool = False, dimensions: Sequence[str] = ()
@@ -1455,35 +1442,45 @@ def _table(row_class: type[Any]) -> Table:
 
 def _insert_missing(
     session: Session, table: Table, key: str, rows: Sequence[dict[str, Any]]
-) -> None:
-    """Insert the rows whose unique `key` is not stored yet. Another writer may store the
-    same key at the same moment (rows are content-addressed or keyed by location, so its row
-    is the same): keep theirs instead of failing the batch."""
+) -> set[str]:
+    """Insert the rows whose unique `key` is not stored yet; returns the keys this call
+    inserted. Another writer may store the same key at the same moment (rows are
+    content-addressed or keyed by location, so its row is the same): keep theirs instead of
+    failing the batch."""
     if not rows:
-        return
+        return set()
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
         make = pg_insert if dialect == "postgresql" else sqlite_insert
-        session.execute(make(table).on_conflict_do_nothing(index_elements=[key]), list(rows))
-        return
-    for row in rows:
-        _insert_new(session, table, key, row)
+        statement = make(table).on_conflict_do_nothing(index_elements=[key])
+        return set(session.scalars(statement.returning(table.c[key]), list(rows)))
+    inserted: set[str] = set()
+    for row in rows:  # any other backend: a savepoint per row
+        try:
+            with session.begin_nested():
+                session.execute(insert(table).values(row))
+        except IntegrityError:
+            continue
+        inserted.add(row[key])
+    return inserted
 
 
-def _insert_new(session: Session, table: Table, key: str, row: dict[str, Any]) -> bool:
-    """Insert one row unless its unique `key` is stored (by anyone); whether this did."""
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        make = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = make(table).values(row).on_conflict_do_nothing(index_elements=[key])
-        # RETURNING says whether a row went in (rowcount is not reliable with it on psycopg)
-        return session.execute(statement.returning(table.c[key])).first() is not None
-    try:  # any other backend: a savepoint per row
-        with session.begin_nested():
-            session.execute(insert(table).values(row))
-    except IntegrityError:
-        return False
-    return True
+def _finding_items(set_id: int, items: Sequence[Finding]) -> list[FindingItemRow]:
+    return [
+        FindingItemRow(
+            finding_set_id=set_id,
+            rule_id=f.rule_id,
+            dimension=f.dimension,
+            value=f.value[:255],
+            outcome=f.outcome.value,
+            kind=f.kind,
+            severity=f.severity,
+            message=f.message,
+            fingerprint=f.fingerprint,
+            waiver=f.waiver,
+        )
+        for f in items
+    ]
 
 
 def _ids_by_key(session: Session, key: Any, id_column: Any, keys: Sequence[str]) -> dict[str, int]:
