@@ -11,20 +11,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import responses
 from rich.console import Console
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from driftscan.collectors.base import discover, open_source
+from driftscan.collectors.forge import RepoFilter
 from driftscan.collectors.git import GitSource
+from driftscan.collectors.github import GitHubClient
+from driftscan.collectors.gitlab import GitLabClient
 from driftscan.collectors.local import DirSource, IndexSource
 from driftscan.engine.check import CheckResult, LocatedFinding
+from driftscan.engine.rules import Ruleset
+from driftscan.forge_runner import run_forge_scan
 from driftscan.models import Evidence, Finding, Outcome, ReadError, RepoResult, RepoStatus
 from driftscan.pathnames import escape_bytes, os_name, unescape_bytes
 from driftscan.reports.check import render_markdown, render_sarif, render_table
 from driftscan.reports.console import repos_table
 from driftscan.store.queries import Store
 from driftscan.store.tables import EvidenceRow, RepoRow, ScanRow
+from tests.collectors.fake_forges import GITLAB, FakeGitHub, FakeGitLab, ServedRepo
 from tests.conftest import WORKFLOW, cli, make_git_repo
 from tests.store.conftest import db_url  # noqa: F401  (the SQLite + PostgreSQL fixture)
 
@@ -224,6 +231,63 @@ def test_a_target_typed_with_odd_bytes_is_stored_as_text(
     assert sources == [escape_bytes(os.fsencode(cafe))]
     assert repos["caf\\xe9"].values("ci.system") == ("github-actions",)
     assert unescape_bytes(locations["caf\\xe9"]) == os.fsencode(cafe)
+
+
+# -- forges: JSON names are Unicode, but may hold control characters ----------------------
+
+# Valid UTF-8, so a forge can serve them; each must be listed, stored and shown escaped.
+FORGE_NAMES = [
+    (b".github/workflows/\x1b[31mci.yml", ".github/workflows/\\x1b[31mci.yml"),
+    (b".github/workflows/tab\tbell\x07.yml", ".github/workflows/tab\\x09bell\\x07.yml"),
+]
+
+
+@pytest.fixture(scope="module")
+def forge_repos(tmp_path_factory: pytest.TempPathFactory) -> list[ServedRepo]:
+    root = tmp_path_factory.mktemp("forge-names")
+    odd = root / "odd-src"
+    for raw, _text in FORGE_NAMES:
+        write(odd, raw, ODD_CONTENT)
+    plain = root / "plain-src"
+    write(plain, b".github/workflows/ci.yml", WORKFLOW.encode())
+    return [
+        ServedRepo("acme/odd", make_git_repo(odd, root / "odd")),
+        ServedRepo("acme/plain", make_git_repo(plain, root / "plain")),
+    ]
+
+
+def _forge_scan(kind: str, repos: list[ServedRepo], store: Store, ruleset: Ruleset) -> int:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        if kind == "github":
+            FakeGitHub("acme", repos).install(rs)
+            client: GitHubClient | GitLabClient = GitHubClient(org="acme", max_wait=60)
+        else:
+            FakeGitLab("acme", repos).install(rs)
+            client = GitLabClient(group="acme", url=GITLAB, max_wait=60)
+        outcome = run_forge_scan(client, RepoFilter(), store, ruleset, f"{kind}:acme")
+    assert outcome.status == "complete" and outcome.errors == 0
+    return outcome.scan_id
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+def test_forge_paths_with_control_characters_are_stored_escaped_and_read(
+    kind: str,
+    forge_repos: list[ServedRepo],
+    ruleset: Ruleset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
+    monkeypatch.setenv("GITLAB_TOKEN", "glpat-" + "x" * 20)
+    store = Store(f"sqlite:///{tmp_path / 'forge.db'}")
+    store.ensure_schema()
+    scan_id = _forge_scan(kind, forge_repos, store, ruleset)
+    repos = {r.name: r for r in store.load_scan(scan_id).repos}
+    store.engine.dispose()
+    [fact] = [f for f in repos["acme/odd"].facts if f.dimension == "ci.system"]
+    # Both files were read (GitLab asks for blobs by the forge's own path): both are evidence.
+    assert sorted(e.path for e in fact.evidence) == sorted(text for _raw, text in FORGE_NAMES)
+    assert repos["acme/plain"].values("ci.system") == ("github-actions",)
 
 
 # -- reports: an escaped control sequence or rich markup in a name prints literally ---------

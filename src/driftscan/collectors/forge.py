@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from driftscan.collectors.local import safe_relative
-from driftscan.models import Listing, ReadError, RepoMeta
+from driftscan.models import FileEntry, Listing, Problem, ReadError, RepoMeta
+from driftscan.pathnames import escape_name
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,11 @@ class ForgeClient(Protocol):
 
 
 class ForgeSource:
-    """A RepoSource over a forge API: the listing is one request, files come in batches."""
+    """A RepoSource over a forge API: the listing is one request, files come in batches.
+
+    Paths are listed as text (driftscan.pathnames): a name from the forge's JSON can hold
+    control characters or lone surrogates. The forge's own spelling is kept for its requests:
+    `refs` hands it to the client, `fill` takes the client's answers in it."""
 
     def __init__(self, client: ForgeClient, repo: RemoteRepo, max_file_size: int) -> None:
         self.client = client
@@ -159,6 +164,8 @@ class ForgeSource:
         self._oids: dict[str, str] = {}
         self._sizes: dict[str, int | None] = {}
         self._cache: dict[str, Blob] = {}
+        self._forge_path: dict[str, str] = {}  # listed text -> the forge's path, where they differ
+        self._listed_path: dict[str, str] = {}  # and back
 
     @property
     def name(self) -> str:
@@ -173,44 +180,53 @@ class ForgeSource:
 
     def list_files(self) -> Listing:
         if self._listing is None:
-            self._listing, self._oids = self.client.tree(self.repo)
-            self._sizes = {f.path: f.size for f in self._listing.files}
+            self._listing = self._adopt(*self.client.tree(self.repo))
         return self._listing
 
     def prefetch(self, paths: list[str]) -> None:
-        todo = {
-            p: BlobRef(self._oids[p], self._sizes.get(p))
-            for p in paths
-            if p in self._oids and p not in self._cache and self._size_ok(p)
-        }
+        todo = self.refs([p for p in paths if p not in self._cache])
         if todo:
             fetched = self.client.read_blobs([(self.repo, todo)], self.max_file_size)
-            for (_repo, path), blob in fetched.items():
-                self._cache[path] = blob
+            self.fill({path: blob for (_repo, path), blob in fetched.items()})
 
     def set_listing(self, listing: Listing, oids: dict[str, str]) -> None:
-        """A listing fetched for several repositories at once by the scan."""
-        self._listing, self._oids = listing, oids
-        self._sizes = {f.path: f.size for f in listing.files}
+        """A listing (the forge's paths) fetched for several repositories at once by the
+        scan; list_files() then gives it as text."""
+        self._listing = self._adopt(listing, oids)
+
+    def _adopt(self, listing: Listing, oids: dict[str, str]) -> Listing:
+        self._forge_path, self._listed_path = {}, {}
+        files = tuple(FileEntry(self._listed(f.path), f.size) for f in listing.files)
+        problems = tuple(Problem(self._listed(p.path), p.reason) for p in listing.problems)
+        self._oids = {self._listed(path): oid for path, oid in oids.items()}
+        self._sizes = {f.path: f.size for f in files}
+        return Listing(files, problems, listing.complete)
+
+    def _listed(self, path: str) -> str:
+        shown = escape_name(path)
+        if shown != path:
+            self._forge_path[shown], self._listed_path[path] = path, shown
+        return shown
 
     def fill(self, blobs: dict[str, Blob]) -> None:
-        """Contents fetched for several repositories at once by the scan."""
-        self._cache.update(blobs)
+        """Contents fetched for several repositories at once by the scan (the forge's paths)."""
+        self._cache.update({self._listed_path.get(p, p): blob for p, blob in blobs.items()})
 
     def _size_ok(self, path: str) -> bool:
         size = self._sizes.get(path)
         return size is None or size <= self.max_file_size
 
     def refs(self, paths: Sequence[str]) -> dict[str, BlobRef]:
-        """Blob references of the paths worth fetching (listed, within the size cap)."""
+        """Blob references of the listed paths worth fetching (within the size cap), by the
+        forge's path: what the client asks the forge for."""
         return {
-            p: BlobRef(self._oids[p], self._sizes.get(p))
+            self._forge_path.get(p, p): BlobRef(self._oids[p], self._sizes.get(p))
             for p in paths
             if p in self._oids and self._size_ok(p)
         }
 
     def read(self, path: str) -> bytes:
-        safe_relative(path)
+        safe_relative(self._forge_path.get(path, path))
         if path not in self._cache:
             self.prefetch([path])
         blob = self._cache.pop(path, ReadError("not a file of this commit"))
