@@ -338,6 +338,17 @@ def linked_worktree(repo: Path, world: World, case: str) -> None:
     git(main, "worktree", "add", "-q", str(repo), "tree")
 
 
+def submodule_checkout(repo: Path, world: World, case: str) -> Path:
+    """Check the repository out as a submodule of another: its .git file names the parent's
+    .git/modules/<name>, whose core.worktree names it back. The submodule is what is scanned."""
+    parent = repo.with_name(f"{case}-parent")
+    parent.mkdir()
+    git(parent, "init", "-q")
+    git(parent, "-c", "protocol.file.allow=always", "submodule", "add", "-q", repo.as_uri(), case)
+    git(parent, "commit", "-q", "-m", "submodule")
+    return parent / case
+
+
 def _outside_workflow(world: World) -> bytes:
     return (
         "on: push\njobs:\n  leak:\n    runs-on: ubuntu-latest\n    steps:\n"
@@ -345,7 +356,8 @@ def _outside_workflow(world: World) -> bytes:
     ).encode()
 
 
-STEPS: dict[str, Callable[[Path, World, str], None]] = {
+# A step may move the repository: it then returns the path to scan.
+STEPS: dict[str, Callable[[Path, World, str], Path | None]] = {
     "hostile-config": hostile_config,
     "truncate-blob": truncate_blob,
     "delete-blob": delete_blob,
@@ -358,6 +370,7 @@ STEPS: dict[str, Callable[[Path, World, str], None]] = {
     "no-commits": no_commits,
     "gitdir-outside": gitdir_outside,
     "linked-worktree": linked_worktree,
+    "submodule-checkout": submodule_checkout,
 }
 
 

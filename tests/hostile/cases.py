@@ -278,6 +278,13 @@ CASES: tuple[Case, ...] = (
         steps=("linked-worktree",),
         ci=("github-actions", "jenkins"),
     ),
+    Case(
+        "submodule-checkout",  # a .git file naming the parent's .git/modules/<name>
+        "git",
+        {**BASE, f"{WF}/ci.yml": JOBS},
+        steps=("submodule-checkout",),
+        ci=("github-actions", "jenkins"),
+    ),
     # -- tree entries no checkout could hold: `..`, `.git`, names with a slash ----------------
     Case(
         "crafted-names",

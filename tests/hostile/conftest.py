@@ -103,7 +103,7 @@ def build_case(case: Case, world: World) -> Path:
     if case.kind == "git" and len(plain) <= 1_000:
         commit_all(path)
         for step in case.steps:
-            STEPS[step](path, world, case.id)
+            path = STEPS[step](path, world, case.id) or path
     return path
 
 
@@ -187,14 +187,23 @@ def cli_scan(org: Org, scratch: Path) -> CliScan:
     }
     command = [sys.executable, "-m", "driftscan", "scan", *org.targets]
     command += ["--db", f"sqlite:///{db}", "--format", "json", "-o", str(out), "-j", "2"]
-    proc = subprocess.run(
+    # A session of its own: on a hang, the command and its worker processes die together.
+    proc = subprocess.Popen(
         command,
         cwd=work,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=SCAN_SECONDS,
-        check=False,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = proc.communicate(timeout=SCAN_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        raise Hung(
+            f"driftscan scan still running after {SCAN_SECONDS}s: {stderr[-2000:]}"
+        ) from None
     report = json.loads(out.read_text()) if out.exists() else {}
-    return CliScan(proc.returncode, proc.stdout, proc.stderr, report, db)
+    return CliScan(proc.returncode, stdout, stderr, report, db)
