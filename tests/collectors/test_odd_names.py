@@ -32,7 +32,7 @@ from driftscan.reports.console import repos_table
 from driftscan.store.queries import Store
 from driftscan.store.tables import EvidenceRow, RepoRow, ScanRow
 from tests.collectors.fake_forges import GITLAB, FakeGitHub, FakeGitLab, ServedRepo
-from tests.conftest import WORKFLOW, cli, make_git_repo
+from tests.conftest import WORKFLOW, cli, git, make_git_repo
 from tests.store.conftest import db_url  # noqa: F401  (the SQLite + PostgreSQL fixture)
 
 # The issue's reproduction: a workflow whose name holds the byte 0xff.
@@ -349,3 +349,33 @@ def test_check_markdown_and_sarif_keep_odd_names() -> None:
     # SARIF wants a URI: the real bytes, percent-encoded.
     assert '"uri": "ci/%1B%5B31mred%60.yml"' in sarif
     assert '"uri": "ci/%5Bbold%5Db%FF.yml"' in sarif
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_check_prints_a_hostile_workflow_name_escaped(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end: a pull request adds `\\x1b[31m[bold]ci.yml`, which the policy forbids."""
+    repo = make_git_repo(None, tmp_path / "repo")
+    base = git(repo, "rev-parse", "HEAD")
+    write(repo, b".github/workflows/\x1b[31m[bold]ci.yml", WORKFLOW.encode())
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "add a workflow")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\ndimensions:\n  ci.system:\n    forbidden: [github-actions]\n")
+    monkeypatch.setenv("COLUMNS", "300")
+    code, out = cli(
+        "check",
+        str(repo),
+        "--base",
+        base,
+        "--policy",
+        str(policy),
+        "--format",
+        fmt,
+        "--db",
+        f"sqlite:///{tmp_path / 'none.db'}",
+    )
+    assert code == 1, out  # a new finding: the check fails, and says where
+    assert "\x1b" not in out
+    assert ".github/workflows/\\x1b[31m[bold]ci.yml" in out
