@@ -379,3 +379,22 @@ def test_check_prints_a_hostile_workflow_name_escaped(
     assert code == 1, out  # a new finding: the check fails, and says where
     assert "\x1b" not in out
     assert ".github/workflows/\\x1b[31m[bold]ci.yml" in out
+
+
+def test_the_progress_bar_shows_a_repository_named_like_markup_literally(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from driftscan.cli import scan as scan_command
+    from driftscan.models import RepoMeta
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=200, color_system=None)
+    monkeypatch.setattr(scan_command, "stderr_console", lambda: console)
+    monkeypatch.setattr(scan_command.sys.stderr, "isatty", lambda: True)
+    result = RepoResult("[bold]caf\\xe9", "/org/x", RepoMeta(), RepoStatus.OK)
+
+    def run(progress: object) -> None:
+        progress(result, 1, 1)  # type: ignore[operator]
+
+    scan_command._with_progress(run, quiet=False, verbose=False, budget=None)  # type: ignore[arg-type]
+    assert "[bold]caf\\xe9" in buffer.getvalue()

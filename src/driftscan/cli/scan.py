@@ -242,7 +242,7 @@ def _with_progress(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # a repository name, never markup
         console=err,
         transient=True,
     ) as bar:
