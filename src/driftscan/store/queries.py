@@ -670,7 +670,8 @@ class Store:
         ]
         # Rows another scan stored first come with all their children (same transaction).
         ours = _insert_missing(session, _table(FactSetRow), "digest", new)
-        known.update(_ids_by_key(session, FactSetRow.digest, FactSetRow.id, sorted(ours)))
+        missing = [row["digest"] for row in new]  # ours, and those another scan stored first
+        known.update(_ids_by_key(session, FactSetRow.digest, FactSetRow.id, missing))
         for digest in sorted(ours):
             self._fact_rows(session, known[digest], wanted[digest])
         return known
@@ -813,7 +814,8 @@ class Store:
                 if digest not in known
             ]
             ours = _insert_missing(session, _table(FindingSetRow), "digest", new)
-            known.update(_ids_by_key(session, FindingSetRow.digest, FindingSetRow.id, sorted(ours)))
+            missing = [row["digest"] for row in new]  # ours, and those stored meanwhile
+            known.update(_ids_by_key(session, FindingSetRow.digest, FindingSetRow.id, missing))
             for digest in sorted(ours):
                 session.add_all(_finding_items(known[digest], items_of[digest]))
             for repo_scan, location in rows:
