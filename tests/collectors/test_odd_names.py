@@ -398,3 +398,33 @@ def test_the_progress_bar_shows_a_repository_named_like_markup_literally(
 
     scan_command._with_progress(run, quiet=False, verbose=False, budget=None)  # type: ignore[arg-type]
     assert "[bold]caf\\xe9" in buffer.getvalue()
+
+
+def test_resume_finds_a_scan_of_odd_names_and_skips_what_it_stored(
+    tmp_path: Path, ruleset: Ruleset
+) -> None:
+    """--resume matches the stored sources and locations with what discovery gives again:
+    both are text, so an interrupted scan of `org-\\xff/caf\\xe9` is found and finished."""
+    from driftscan.lifecycle import ScanInterrupted
+    from driftscan.runner import ScanOptions, run_scan
+
+    org = Path(os.fsdecode(os.fsencode(tmp_path) + b"/org-\xff"))
+    for name in (b"caf\xe9", b"svc-1", b"svc-2"):
+        write(tmp_path / "src" / os.fsdecode(name), ODD_WORKFLOW, ODD_CONTENT)
+        make_git_repo(tmp_path / "src" / os.fsdecode(name), org / os.fsdecode(name))
+    store = Store(f"sqlite:///{tmp_path / 'resume.db'}")
+    store.ensure_schema()
+
+    def stop_after_first(result: RepoResult, done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(ScanInterrupted):
+        run_scan([str(org)], store, ruleset, ScanOptions(jobs=1), stop_after_first)
+    first = store.load_scan(store.scans()[0].id)  # the newest, complete or not
+    assert [r.name for r in first.repos] == ["caf\\xe9"]
+    outcome = run_scan([str(org)], store, ruleset, ScanOptions(jobs=1, resume=True))
+    assert outcome.scan_id == first.id and outcome.status == "complete"
+    assert outcome.repos == 2  # caf\xe9 was stored before the interruption: not read again
+    finished = store.load_scan(first.id)
+    assert sorted(r.name for r in finished.repos) == ["caf\\xe9", "svc-1", "svc-2"]
+    store.engine.dispose()
