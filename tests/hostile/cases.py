@@ -31,7 +31,7 @@ SPECIAL = "not a regular file (FIFO, socket or device); never opened"
 @dataclass(frozen=True)
 class Case:
     id: str
-    kind: str  # dir | git
+    kind: str  # dir | git | url (a git repository given as a file:// URL: cloned bare)
     files: Mapping[str, Entry]
     steps: tuple[str, ...] = ()  # git-level hostility from builders.STEPS, in order
     status: str = "ok"
@@ -203,6 +203,13 @@ CASES: tuple[Case, ...] = (
     Case(
         "hostile-config",
         "git",
+        {**BASE, f"{WF}/ci.yml": JOBS, ".gitattributes": b"* filter=x diff=x\n"},
+        steps=("hostile-config",),
+        ci=("github-actions", "jenkins"),
+    ),
+    Case(
+        "hostile-config-url",  # the clone path: git runs in (upload-pack) and on the repository
+        "url",
         {**BASE, f"{WF}/ci.yml": JOBS, ".gitattributes": b"* filter=x diff=x\n"},
         steps=("hostile-config",),
         ci=("github-actions", "jenkins"),

@@ -96,15 +96,22 @@ def world(scratch: Path) -> World:
 def build_case(case: Case, world: World) -> Path:
     path = world.repos / case.id
     plain = {p: e for p, e in case.files.items() if isinstance(e, bytes)}
-    if case.kind == "git" and len(plain) > 1_000:  # the committed tree is what git scans
+    if case.kind == "dir":
+        write_tree(path, case.files, world)
+        return path
+    if len(plain) > 1_000:  # the committed tree is what git scans: no work tree needed
         fast_import(path, plain)
     else:
         write_tree(path, case.files, world)
-    if case.kind == "git" and len(plain) <= 1_000:
         commit_all(path)
-        for step in case.steps:
-            path = STEPS[step](path, world, case.id) or path
+    for step in case.steps:
+        path = STEPS[step](path, world, case.id) or path
     return path
+
+
+def target(case: Case, path: Path) -> str:
+    """What the scan is given: the folder, or for `url` cases a file:// URL (cloned)."""
+    return path.as_uri() if case.kind == "url" else str(path)
 
 
 @dataclass(frozen=True)
@@ -112,21 +119,21 @@ class Org:
     """The built repositories, in the order they are given to the scan."""
 
     world: World
-    hostile: dict[str, Path]  # case id -> repository path
+    hostile: dict[str, str]  # case id -> what the scan is given: a path, or a file:// URL
     normal: tuple[Path, ...]
 
     @property
     def targets(self) -> list[str]:
         half = len(self.normal) // 2
-        paths = [*self.normal[:half], *self.hostile.values(), *self.normal[half:]]
-        return [str(p) for p in paths]
+        normal = [str(p) for p in self.normal]
+        return [*normal[:half], *self.hostile.values(), *normal[half:]]
 
 
 @pytest.fixture(scope="session")
 def org(world: World) -> Org:
     normal = [make_git_repo(DEMO_ORG / name, world.root / "normal" / name) for name in NORMAL_GIT]
     normal += [DEMO_ORG / name for name in NORMAL_DIR]
-    hostile = {case.id: build_case(case, world) for case in CASES}
+    hostile = {case.id: target(case, build_case(case, world)) for case in CASES}
     return Org(world, hostile, (normal[0], normal[2], normal[1], normal[3]))
 
 

@@ -166,7 +166,7 @@ def test_a_huge_listing_is_bounded_and_says_so(
     monkeypatch.setattr(local, "MAX_FILES", 5_000)
     monkeypatch.setattr(git_collector, "MAX_FILES", 5_000)
     with deadline(30):
-        scan = scan_in([str(org.hostile[case_id])], ruleset, tmp_path)
+        scan = scan_in([org.hostile[case_id]], ruleset, tmp_path)
     got = from_result(scan.results[case_id])
     assert (got.status, got.complete) == ("ok", False)
     assert got.problems[""] == "listing stopped at 5000 files"
