@@ -251,10 +251,10 @@ def test_two_first_scans_into_a_new_database_at_once_both_complete(
 ) -> None:
     env = {**os.environ, "DRIFTSCAN_FINGERPRINT_SALT": "concurrency", "COLUMNS": "200"}
     halves = [small_org[:8], small_org[4:]]  # four repositories in both
+    options = ["--db", new_db_url, "--jobs", "1", "--format", "none"]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "driftscan", "scan", *map(str, half)]
-            + ["--db", new_db_url, "--jobs", "1", "--format", "none"],
+            [sys.executable, "-m", "driftscan", "scan", *map(str, half), *options],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
