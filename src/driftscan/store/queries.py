@@ -663,6 +663,8 @@ class Store:
         facts, evidence, versions and infra files) once."""
         wanted = dict(results)
         known = _ids_by_key(session, FactSetRow.digest, FactSetRow.id, list(wanted))
+        # Sets stored before: their infra texts that migration 0009 purged come back, redacted.
+        self._restore_purged(session, [f for digest in known for f in wanted[digest].infra])
         new = [
             {"digest": digest, "fact_count": len(wanted[digest].facts)}
             for digest in sorted(wanted)
@@ -729,14 +731,16 @@ class Store:
     def _restore_purged(self, session: Session, files: Sequence[InfraFile]) -> set[str]:
         """Which of the files' contents are stored already; a text of theirs that migration
         0009 purged is written again, redacted, now that a repository carrying it was seen."""
-        hashes = list({f.content_hash for f in files})
-        purged: dict[str, bool] = dict(  # content hash -> its text is NULL
-            session.execute(
-                select(InfraContentRow.hash, InfraContentRow.text_z.is_(None)).where(
-                    InfraContentRow.hash.in_(hashes)
-                )
-            ).all()
-        )
+        hashes = sorted({f.content_hash for f in files})
+        purged: dict[str, bool] = {}  # content hash -> its text is NULL
+        for start in range(0, len(hashes), 500):
+            purged.update(
+                session.execute(
+                    select(InfraContentRow.hash, InfraContentRow.text_z.is_(None)).where(
+                        InfraContentRow.hash.in_(hashes[start : start + 500])
+                    )
+                ).all()
+            )
         for f in files:
             if purged.get(f.content_hash):
                 purged[f.content_hash] = False
