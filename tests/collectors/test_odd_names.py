@@ -428,3 +428,13 @@ def test_resume_finds_a_scan_of_odd_names_and_skips_what_it_stored(
     finished = store.load_scan(first.id)
     assert sorted(r.name for r in finished.repos) == ["caf\\xe9", "svc-1", "svc-2"]
     store.engine.dispose()
+
+
+def test_a_hand_written_head_cannot_put_a_control_sequence_in_the_branch(tmp_path: Path) -> None:
+    repo = make_git_repo(odd_tree(tmp_path / "src"), tmp_path / "repo")
+    (repo / ".git" / "HEAD").write_bytes(b"ref: refs/heads/\x1b[31mmain\n")
+    source = GitSource(repo, repo / ".git")
+    try:
+        assert source.meta().default_branch == "\\x1b[31mmain"
+    finally:
+        source.close()

@@ -181,7 +181,9 @@ class GitSource:
                     "outside the repository, which does not name it back; not followed"
                 )
             head, branch = self._head()
-            self._meta = RepoMeta(default_branch=branch, head=head)
+            # A hand-written .git/HEAD can name any "branch": shown as text (pathnames).
+            shown = escape_name(branch) if branch is not None else None
+            self._meta = RepoMeta(default_branch=shown, head=head)
         return self._meta
 
     def _head(self) -> tuple[str | None, str | None]:
