@@ -438,3 +438,32 @@ def test_a_hand_written_head_cannot_put_a_control_sequence_in_the_branch(tmp_pat
         assert source.meta().default_branch == "\\x1b[31mmain"
     finally:
         source.close()
+
+
+def test_the_effort_tables_print_names_from_repositories_literally() -> None:
+    from driftscan.engine.effort import Cluster, Copy, EffortItem, Variant, VersionSpread
+    from driftscan.models import RepoMeta, ScanSummary
+    from driftscan.reports.effort import EffortReport
+    from driftscan.reports.effort import render_table as render_effort
+
+    names = ("[bold]a", "[red]b")
+    repos = tuple(RepoResult(n, f"/org/{n}", RepoMeta(), RepoStatus.OK) for n in names)
+    copies = tuple(Copy(n, escape_bytes(b"ci/[bold]\xff.yml")) for n in names)
+    report = EffortReport(
+        scan=ScanSummary(1, "2026-01-01", None, "complete", "digest", repos=repos),
+        ranked=(EffortItem("cluster", "[bold]copied ci/[bold]\\xff.yml", 4, "why", 2),),
+        divergences=(),
+        drift=(VersionSpread("image", "[blink]base", (("[i]1", names),)),),
+        clusters=(Cluster("github-workflow", (Variant("h", copies, 3),)),),
+        owners=dict.fromkeys(names, ("@[bold]team",)),
+    )
+    out = _printed(lambda console: render_effort(console, report))
+    for text in (
+        "[bold]a:ci/[bold]\\xff.yml",
+        "[bold]a, [red]b",
+        "@[bold]team",
+        "[blink]base",
+        "[i]1 (2)",
+        "[bold]copied ci/[bold]\\xff.yml",
+    ):
+        assert text in out, text
