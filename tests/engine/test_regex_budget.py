@@ -220,3 +220,15 @@ def test_scan_with_a_hostile_user_rule_completes(
     assert [p["reason"] for p in odd["problems"]] == expected
     dims = {d["dimension"] for d in report["dimensions"] if d.get("values")}
     assert "ci.system" in dims
+
+
+def test_a_hostile_repository_cannot_hang_the_shipped_rules(tmp_path: Path) -> None:
+    """ci-system's Azure stage-name patterns nest `\\w*` in `(...)+`: under `re` this one line
+    took 20 s at 28 letters, doubling with each letter (this file: ~2^32 times longer)."""
+    line = "  - stage: " + "a" * 60 + "!\n"
+    source = repo(tmp_path / "r", {"pipelines.yml": "stages:\n" + line + "    jobs: []\n"})
+    started = time.monotonic()
+    result = detect_repo(CompiledRuleset.compile(load_ruleset()), source)
+    assert time.monotonic() - started < 60
+    # `regex` answers at once (its repeat guards): nothing to record, nothing invented
+    assert result.status is RepoStatus.OK and not result.problems and not result.facts
