@@ -10,13 +10,17 @@ call gets a scrubbed environment and `-c` overrides, so neither the scanned repo
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Concatenate, ParamSpec, TypeVar
 
 from driftscan.collectors.local import (
     MAX_FILES,
@@ -26,7 +30,7 @@ from driftscan.collectors.local import (
     raw_relative,
     refuse_lfs_pointer,
 )
-from driftscan.models import FileEntry, Listing, Problem, ReadError, RepoMeta
+from driftscan.models import FileEntry, Listing, Problem, ReadError, RepoMeta, Unanswered
 from driftscan.pathnames import escape_bytes, escape_name
 
 GIT_TIMEOUT = 120  # seconds for any one git command
@@ -140,6 +144,40 @@ def find_git_dir(path: Path) -> Path | None:
     return None
 
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _bounded(
+    method: Callable[Concatenate[GitSource, _P], _T],
+) -> Callable[Concatenate[GitSource, _P], _T]:
+    """One exchange with the batch process, bounded in time (GitSource._answer_within)."""
+
+    def bounded(self: GitSource, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with self._answer_within():
+            return method(self, *args, **kwargs)
+        raise AssertionError("unreachable: _answer_within re-raises")  # pragma: no cover
+
+    return bounded
+
+
+def _metadata_bytes(path: Path) -> bytes:
+    """A git metadata file (HEAD, a ref, packed-refs, config); OSError for anything but a
+    regular file: a FIFO would block for ever, a device never end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
+
+
+def _metadata(path: Path) -> str:
+    return _metadata_bytes(path).decode("utf-8", "replace")
+
+
 class GitSource:
     """A local git repository (work tree or bare) read at HEAD."""
 
@@ -164,6 +202,7 @@ class GitSource:
         self._cache: dict[str, bytes | ReadError] = {}
         self._batch: subprocess.Popen[bytes] | None = None
         self._meta: RepoMeta | None = None
+        self._stalled = ""  # why git exchanges stopped (git hung), once one timed out
 
     @property
     def name(self) -> str:
@@ -186,6 +225,36 @@ class GitSource:
             self._meta = RepoMeta(default_branch=shown, head=head)
         return self._meta
 
+    @contextlib.contextmanager
+    def _answer_within(self) -> Iterator[None]:
+        """git blocks for ever on a FIFO where it expects a file (.git/config, a ref, an
+        object): past GIT_TIMEOUT seconds the batch process is killed, the read is unanswered,
+        and so is every later one, so that one repository cannot stall a scan."""
+        if self._stalled:
+            raise Unanswered(self._stalled)
+        fired = threading.Event()
+
+        def expire() -> None:
+            fired.set()
+            if self._batch is not None:
+                self._batch.kill()
+
+        timer = threading.Timer(GIT_TIMEOUT, expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except ReadError:
+            if not fired.is_set():
+                raise
+        finally:
+            timer.cancel()
+        if fired.is_set():
+            self._stalled = f"git gave no answer within {GIT_TIMEOUT}s; stopped reading"
+            self.close()
+            raise Unanswered(self._stalled)
+
+    @_bounded
     def _head(self) -> tuple[str | None, str | None]:
         head, branch = self._head_from_files()
         if head is not None and self.revision == "HEAD":
@@ -204,7 +273,7 @@ class GitSource:
         """HEAD from `HEAD`, the loose ref or packed-refs: no process for the common case.
         Anything unusual (symbolic chains, reftable, linked work trees) returns None."""
         try:
-            text = (self.git_dir / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
+            text = _metadata(self.git_dir / "HEAD").strip()
         except OSError:
             return None, None
         if _SHA.match(text):
@@ -216,13 +285,13 @@ class GitSource:
         if ".." in ref.split("/"):
             return None, branch
         try:
-            loose = (self.git_dir / ref).read_text(encoding="utf-8", errors="replace").strip()
+            loose = _metadata(self.git_dir / ref).strip()
             if _SHA.match(loose):
                 return loose, branch
         except OSError:
             pass
         try:
-            packed = (self.git_dir / "packed-refs").read_text(encoding="utf-8", errors="replace")
+            packed = _metadata(self.git_dir / "packed-refs")
         except OSError:
             return None, branch
         for line in packed.splitlines():
@@ -267,13 +336,16 @@ class GitSource:
     def _unborn(self) -> Listing:
         """No commit at HEAD: an empty repository, unless other branches have commits (HEAD
         naming a missing branch), which would otherwise be skipped without a word."""
-        refs = run_git("for-each-ref", "--count=1", "refs/heads", git_dir=self.git_dir)
+        refs = run_git(
+            "for-each-ref", "--count=1", "refs/heads", git_dir=self.git_dir, timeout=GIT_TIMEOUT
+        )
         if not refs.strip():
             return Listing(())
         branch = self.meta().default_branch
         reason = f"HEAD names branch {branch!r}, which has no commit; other branches not scanned"
         return Listing((), (Problem("", reason),), complete=False)
 
+    @_bounded
     def _trees(self, names: list[str], hash_bytes: int) -> list[list[tuple[str, str, str]]]:
         """Entries (mode, name, oid) of several trees, asked in one write and read in order:
         one pipe round trip per folder level instead of one per folder."""
@@ -304,6 +376,7 @@ class GitSource:
         """Size of a blob when the listing did not carry it."""
         return None
 
+    @_bounded
     def prefetch(self, paths: list[str]) -> None:
         """Read the files detection is about to ask for in pipelined batches: one pipe round
         trip per TREE_BATCH files instead of one per file. Bounded in files and bytes; whatever
@@ -425,6 +498,10 @@ class GitSource:
             raise cached
         if cached is not None:
             return refuse_lfs_pointer(cached)
+        return refuse_lfs_pointer(self._blob(path))
+
+    @_bounded
+    def _blob(self, path: str) -> bytes:
         oid = self._oids.get(path)
         if oid is None:
             raise ReadError("not a file of this commit")
@@ -438,7 +515,7 @@ class GitSource:
         data = self._object(size)
         if kind != "blob":
             raise ReadError(f"object is a {kind}, not a file")
-        return refuse_lfs_pointer(data)
+        return data
 
     def close(self) -> None:
         if self._batch is not None:
@@ -480,11 +557,11 @@ def _owned_git_dir(work_tree: Path, git_dir: Path) -> bool:
     if resolved.is_relative_to(work_tree):
         return True
     with contextlib.suppress(OSError):
-        back = Path(os.fsdecode((resolved / "gitdir").read_bytes().strip()))
+        back = Path(os.fsdecode(_metadata_bytes(resolved / "gitdir").strip()))
         if back.is_absolute() and back.resolve() == (work_tree / ".git").resolve():
             return True
     with contextlib.suppress(OSError):
-        config = (resolved / "config").read_bytes()
+        config = _metadata_bytes(resolved / "config")
         for match in _WORKTREE.finditer(config):
             if (resolved / os.fsdecode(match.group(1))).resolve() == work_tree:
                 return True
