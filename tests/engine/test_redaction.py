@@ -3,6 +3,8 @@ credential value goes, every reference to a secret stays."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from driftscan.engine.credentials import REDACTED, is_reference, redact, secret_named
@@ -181,3 +183,23 @@ def test_stored_text_hash_and_signature_derive_from_no_value() -> None:
     assert (a.text, a.content_hash, a.minhash) == (b.text, b.content_hash, b.minhash)
     assert SECRET not in a.text and GITHUB_TOKEN not in a.text and REDACTED in a.text
     assert "make release" in a.text  # the rest of the file is still there to be compared
+
+
+HOSTILE_UNITS = ["pass", "a.", "eyJ", "{password: a, ", "token=", "password: ${A:-", "a.a://x"]
+
+
+@pytest.mark.parametrize("unit", HOSTILE_UNITS)
+@pytest.mark.parametrize("width", [64 << 10, 2040])
+def test_hostile_files_are_redacted_in_linear_time(unit: str, width: int) -> None:
+    """Repetitions that make a backtracking regex quadratic (one 64 KiB line took 19 s before
+    lines were capped and keys matched possessively); a file is at most 64 KiB."""
+    line = (unit * (width // len(unit) + 1))[:width]
+    text = "\n".join([line] * ((64 << 10) // width))
+    started = time.process_time()
+    redact(text)
+    assert time.process_time() - started < 0.5  # <= 0.05 s capped; 1.5 s to minutes when not
+
+
+def test_private_key_headers_without_an_end_cost_one_pass() -> None:
+    text = "-----BEGIN RSA PRIVATE KEY-----\n" * 2000 + "\n".join(KEY_LINES)
+    assert KEY_LINES[0] not in redact(text)

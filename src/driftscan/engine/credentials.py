@@ -10,6 +10,7 @@ it is never returned, stored or printed.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import itertools
@@ -234,14 +235,14 @@ _PATTERN_GATES = {
     r"(?:r|s)k_live_[0-9a-zA-Z]{24}": "k_live_",
     r"aws.{0,20}?(?:key|pwd|pw|password|pass|token).{0,20}?[\'\"]([0-9a-zA-Z/+]{40})[\'\"]": "aws",
 }
-# BEGIN .. END, or, without an END, the key lines that follow the header.
-_PEM_BLOCK = re.compile(
-    r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-    r"(?:.*?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-    r"|[^\n]*(?:\n[ \t\"']*[A-Za-z0-9+/=:\\ -]{16,}[\"',\\n]*)*)"
-    r"|PuTTY-User-Key-File-\d[^\n]*(?:\n[^\n]*)*?\nPrivate-MAC:[^\n]*",
-    re.S,
-)
+# A private key runs from its header to the next end marker; without one, over the key
+# lines that follow the header.
+_KEY_BEGIN = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File-\d")
+_KEY_END = re.compile(r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|Private-MAC:[^\n]*")
+_KEY_LINES = re.compile(r"[^\n]*+(?:\n[ \t\"']*+[A-Za-z0-9+/=:\\ -]{16,}+[\"',\\n]*+)*+")
+# Longer lines are minified or generated, and every regex below stays linear on shorter ones:
+# the whole line is redacted rather than searched.
+MAX_REDACT_LINE = 2048
 # Lines worth a closer look: a secret-ish word, a URL, a login. Matched against the lowered
 # text: an IGNORECASE alternation is five times slower, and this runs on every line.
 _LINE_TRIGGER = re.compile(
@@ -358,7 +359,7 @@ _REFERENCE = re.compile(
 )
 _FILLER = re.compile(r"[\s\"'`:/@.,;=+|(){}\[\]$_-]*")
 # The default of a shell expansion is a literal: ${DB_PASSWORD:-postgres}.
-_DEFAULTED = re.compile(r"(\$\{[A-Za-z_]\w*:?[-=+?])([^}]*)\}")
+_DEFAULTED = re.compile(r"(\$\{[A-Za-z_]\w*+:?[-=+?])([^}$]*+)\}")
 _AUTH_SCHEME = re.compile(r"^(?:Bearer|Basic|Token|Bot|Digest|Negotiate|OAuth|Key)[ \t]+", re.I)
 _KEYWORDS = frozenset(
     {"", "true", "false", "yes", "no", "on", "off", "null", "none", "~", "inherit", REDACTED}
@@ -387,16 +388,11 @@ def _redacted(value: str) -> str:
 # `key: value`, `key=value`, `"key": "value"`, `'key' => 'value'`, for keys with a secret-ish
 # word; `secret_named` decides.
 _KEY_SEP = re.compile(
-    r"""(?<![\w.$])(?<![\w.]-)(?P<quote>["']?)(?P<key>(?=[A-Za-z_])[\w.-]*?(?:pass|pw|secret|token|key|auth|cred)"""
-    r"""[\w.-]*)(?P=quote)[ \t]*(?P<sep>=>|:=|=(?!=)|:(?=[ \t"']|$))""",
-    re.I,
+    r"""(?<![\w.$])(?<![\w.]-)(?P<quote>["']?)(?P<key>(?=[A-Za-z_])[\w.-]*+)"""
+    r"""(?P=quote)[ \t]*(?P<sep>=>|:=|=(?!=)|:(?=[ \t"']|$))"""
 )
 # Space-separated flags: --password VALUE, -token VALUE.
-_FLAG = re.compile(
-    r"(?<![\w-])--?(?P<key>(?=[A-Za-z])[\w-]*?(?:pass|pw|secret|token|key|auth|cred)[\w-]*)"
-    r"[ \t]+(?=[^\s<>|&;-])",
-    re.I,
-)
+_FLAG = re.compile(r"(?<![\w-])--?(?P<key>(?=[A-Za-z])[\w-]*+)[ \t]+(?=[^\s<>|&;-])")
 # Dockerfile's old `ENV NAME value` form.
 _ENV_SPACE = re.compile(r"^[ \t]*(?:ENV|ARG)[ \t]+(?P<key>[A-Za-z_][\w.-]*)[ \t]+(?=[^\s=])", re.I)
 _LOGIN = re.compile(
@@ -429,7 +425,9 @@ _COMMAND_VALUES: tuple[tuple[tuple[str, ...], re.Pattern[str], re.Pattern[str]],
 )
 _COMMAND_GATE = re.compile("|".join(re.escape(w) for g in _COMMAND_VALUES for w in g[0]))
 _SECRETISH = re.compile("pass|pw|secret|token|key|auth|cred")
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/@\"'`<>]+)@")
+_URL_USERINFO = re.compile(
+    r"(?P<scheme>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*+://)(?P<userinfo>[^\s/@\"'`<>]++)@"
+)
 _ENV_NAME = re.compile(
     r"""(?<![\w.-])["']?name["']?[ \t]*[:=][ \t]*["']?(?P<name>[A-Za-z_][\w.-]*)"""
 )
@@ -440,17 +438,13 @@ _SHELL_END = re.compile(r"[ \t]+(?:#|&&|\|\||;|\\$)")
 _OPENERS = (("${{", "}}"), ("{{", "}}"), ("${", "}"), ("$(", ")"), ("((", "))"))
 
 
-def _quoted_end(line: str, start: int) -> int:
-    quote = line[start]
-    i = start + 1
-    while i < len(line):
-        if line[i] == "\\" and quote == '"':
-            i += 2
-        elif line[i] == quote:
-            return i
-        else:
-            i += 1
-    return len(line)
+_QUOTED = {'"': re.compile(r'"(?:[^"\\\n]|\\.)*+'), "'": re.compile(r"'[^'\n]*+")}
+
+
+def _quoted_end(text: str, start: int) -> int:
+    """Index of the quote that closes the one at `start` (or of the line's end)."""
+    match = _QUOTED[text[start]].match(text, start)
+    return match.end() if match else start + 1
 
 
 def _scan(line: str, start: int, stops: str) -> int:
@@ -667,39 +661,46 @@ _TF_VARIABLE = re.compile(r'^[ \t]*variable[ \t]+"?(?P<name>[\w-]+)"?[ \t]*\{', 
 _TF_DEFAULT = re.compile(r"\bdefault[ \t]*=[ \t]*")
 _TF_SENSITIVE = re.compile(r"\bsensitive[ \t]*=[ \t]*true\b")
 _TF_HEREDOC = re.compile(r"<<-?[ \t]*(\w+)[^\n]*\n(?:.*?\n)??[ \t]*\1[ \t]*$", re.M | re.S)
+# Where a variable block ends at the latest: a closing brace or the next block's header at
+# the start of a line (a missing brace then costs one block, not the rest of the file).
+_TF_BLOCK_END = re.compile(r'^(?:\}|[A-Za-z_][\w-]*(?:[ \t]+(?:"[^"\n]*"|[\w-]+))*[ \t]*\{)', re.M)
 
 
-def _closing(text: str, start: int, opener: str, closer: str) -> int:
-    """Index just past the bracket that closes the one at `start` (strings not parsed: a
-    brace inside a string only makes the block end early or late within the same variable)."""
+def _closing(text: str, start: int, limit: int) -> int:
+    """Index just past the bracket closing the one at `start`, or `limit` (strings are not
+    parsed: a bracket inside one only moves the end within the same value)."""
+    opener = text[start]
+    closer = "}" if opener == "{" else "]"
     depth = 0
-    for i in range(start, len(text)):
+    for i in range(start, limit):
         if text[i] == opener:
             depth += 1
         elif text[i] == closer:
             depth -= 1
             if depth == 0:
                 return i + 1
-    return len(text)
+    return limit
 
 
 def _redact_terraform_defaults(text: str) -> str:
     """The default of a Terraform variable named like a secret or marked `sensitive`."""
     pos = 0
     while match := _TF_VARIABLE.search(text, pos):
-        end = _closing(text, match.end() - 1, "{", "}")
         pos = match.end()
-        body = text[match.end() : end]
+        block_end = _TF_BLOCK_END.search(text, pos)
+        end = block_end.end() if block_end else len(text)
+        body = text[pos:end]
         default = _TF_DEFAULT.search(body)
         if default is None or not (secret_named(match.group("name")) or _TF_SENSITIVE.search(body)):
             continue
-        start = match.end() + default.end()
+        start = pos + default.end()
         head = text[start : start + 1]
         if head == '"':
-            stop = _quoted_end(text, start) + 1
+            quote = _quoted_end(text, start)
+            stop = quote + 1 if text[quote : quote + 1] == '"' else quote
         elif head in ("{", "["):
-            stop = _closing(text, start, head, "}" if head == "{" else "]")
-        elif heredoc := _TF_HEREDOC.match(text, start):
+            stop = _closing(text, start, end)
+        elif heredoc := _TF_HEREDOC.match(text, start, end):
             stop = heredoc.end()
         else:
             stop = text.find("\n", start)
@@ -729,12 +730,42 @@ def _redact_detected(text: str) -> str:
     return text
 
 
+def _redact_private_keys(text: str) -> str:
+    """Whole key blocks, each to the first end marker after its header (found by bisection
+    over all end markers: linear, however many headers lack an end)."""
+    ends = [m.end() for m in _KEY_END.finditer(text)]
+    out, pos = [], 0
+    for begin in _KEY_BEGIN.finditer(text):
+        if begin.start() < pos:
+            continue  # inside a block already redacted
+        after = bisect.bisect_left(ends, begin.end())
+        if after < len(ends):
+            stop = ends[after]
+        else:
+            lines = _KEY_LINES.match(text, begin.end())
+            stop = lines.end() if lines else begin.end()
+        out += [text[pos : begin.start()], REDACTED]
+        pos = stop
+    return "".join(out) + text[pos:]
+
+
+def _cap_lines(text: str) -> str:
+    if len(text) <= MAX_REDACT_LINE or all(
+        len(line) <= MAX_REDACT_LINE for line in text.split("\n")
+    ):
+        return text
+    return "\n".join(
+        line if len(line) <= MAX_REDACT_LINE else line[: len(line) - len(line.lstrip())] + REDACTED
+        for line in text.split("\n")
+    )
+
+
 def redact(text: str) -> str:
     """The text with every credential value replaced by REDACTED (see above); line count kept
     except where a private-key block collapses to one line."""
-    text = _redact_detected(text)
+    text = _redact_detected(_cap_lines(text))
     if "PRIVATE KEY" in text or "PuTTY-User-Key" in text:
-        text = _PEM_BLOCK.sub(REDACTED, text)
+        text = _redact_private_keys(text)
     if "variable" in text:
         text = _redact_terraform_defaults(text)
     lines = text.split("\n")
