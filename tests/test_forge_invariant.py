@@ -98,7 +98,9 @@ def test_an_unanswered_read_is_partial_with_its_reason_and_never_reused(
     store, client = _store(tmp_path), MemoryForge()
     client.unanswered = {("org/b", ".github/workflows/ci.yml")}
     first = _scan(client, store, ruleset)
-    assert (first.status, first.repos, first.errors, first.partial) == ("complete", 3, 0, 1)
+    assert (first.status, first.repos, first.errors, first.partial) == ("incomplete", 3, 0, 1)
+    note = store.load_scan(first.scan_id).note or ""
+    assert "1 repositories not fully read" in note and "org/b" in note and "--resume" in note
     repos = {r.name: r for r in store.load_scan(first.scan_id).repos}
     b = repos["org/b"]
     assert (b.status, b.complete) == (RepoStatus.OK, False)
@@ -154,3 +156,21 @@ def test_a_listing_that_got_no_answer_is_an_error_not_an_empty_repository(
     assert (c.status, c.error) == (RepoStatus.ERROR, "tree query timed out after 30 s")
     assert outcome.errors == 1
     assert isinstance(Unanswered("x"), ReadError)  # collectors may raise either
+
+
+def test_a_forge_that_stops_answering_stops_the_scan_resumably(
+    tmp_path: Path, ruleset: Ruleset
+) -> None:
+    store, client = _store(tmp_path), MemoryForge([f"r{i:02}" for i in range(60)])
+    client.unanswered = {(f"org/r{i:02}", p) for i in range(25, 60) for p in FILES}
+    stopped = _scan(client, store, ruleset)
+    assert stopped.status == "incomplete"
+    # the first chunk is read, the second got no answer at all, the third is never tried
+    assert stopped.repos == 50 and stopped.partial == 25
+    assert "gave no answer for a whole chunk" in (store.load_scan(stopped.scan_id).note or "")
+
+    client.unanswered = set()
+    resumed = _scan(client, store, ruleset, resume=True)
+    assert (resumed.scan_id, resumed.status, resumed.partial) == (stopped.scan_id, "complete", 0)
+    final = store.load_scan(stopped.scan_id)
+    assert len(final.repos) == 60 and all(r.complete for r in final.repos)

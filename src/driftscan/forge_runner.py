@@ -26,7 +26,14 @@ from driftscan.engine.detect import CompiledRuleset, DetectOptions, detect_repo,
 from driftscan.engine.extract import is_source_code
 from driftscan.engine.rules import Ruleset
 from driftscan.lifecycle import stop_failed, stop_interrupted
-from driftscan.models import Listing, ReadError, RepoResult, RepoStatus, ScanOutcome
+from driftscan.models import (
+    Listing,
+    ReadError,
+    RepoResult,
+    RepoStatus,
+    ScanOutcome,
+    Unanswered,
+)
 from driftscan.store.queries import KnownHead, Store
 
 CHUNK = 25
@@ -74,6 +81,7 @@ def run_forge_scan(
     skipped: Counter[str] = Counter()
     done = errors = reused = partial = 0
     total = 0
+    unanswered: list[RepoResult] = []  # repositories a request for got no answer
 
     def emit(batch: list[RepoResult]) -> None:
         nonlocal done, errors, reused, partial
@@ -82,6 +90,8 @@ def run_forge_scan(
             errors += result.status is RepoStatus.ERROR
             partial += result.status is not RepoStatus.ERROR and not result.complete
             reused += result.reused
+            if result.unanswered:
+                unanswered.append(result)
             if progress is not None:
                 progress(result, done, total)
         store.record(scan_id, batch, ruleset.digest, known)
@@ -117,13 +127,26 @@ def run_forge_scan(
                         )
                     )
                 else:
-                    emit(_scan_chunk(client, chunk, compiled, detect_options))
+                    results = _scan_chunk(client, chunk, compiled, detect_options)
+                    emit(results)
+                    if all(r.unanswered for r in results):
+                        raise _Silent(_reason(results[0]))
     except Parked as parked:
         resume_at = time.strftime("%H:%M UTC", time.gmtime(time.time() + parked.wait_seconds))
         note = (
-            f"parked: {parked} (needs a {parked.wait_seconds:.0f}s wait, over --max-wait); "
-            f"{done} of {total} repositories stored. After {resume_at}, run the same "
-            "command with --resume to finish this scan."
+            f"parked: {parked} (the next wait, {parked.wait_seconds:.0f}s, is more than "
+            f"--max-wait allows); {done} of {total} repositories stored. After {resume_at}, "
+            "run the same command with --resume to finish this scan."
+        )
+        store.finish_scan(scan_id, "incomplete", note)
+        return ScanOutcome(
+            scan_id, done, errors, reused, "incomplete", time.monotonic() - started, partial
+        )
+    except _Silent as silent:
+        note = (
+            f"stopped: {client.forge} gave no answer for a whole chunk of repositories "
+            f"({silent}); {done} of {total} repositories stored. Run the same command with "
+            "--resume to read the rest once it answers again."
         )
         store.finish_scan(scan_id, "incomplete", note)
         return ScanOutcome(
@@ -137,14 +160,34 @@ def run_forge_scan(
     except Exception as exc:  # anything else: `failed` with a one-line reason, never `running`
         stop_failed(store, scan_id, exc)
         raise
-    skip_note: str | None = None
+    notes: list[str] = []
+    if unanswered:
+        # Not a refusal (that is the repository's recorded error): the forge said nothing, so
+        # what these repositories hold is unknown and the scan is not complete.
+        notes.append(
+            f"{len(unanswered)} repositories not fully read: {client.forge} gave no answer "
+            f"(first: {unanswered[0].name}: {_reason(unanswered[0])}); run the same command "
+            "with --resume to read them again"
+        )
     if skipped:
         parts = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
-        skip_note = f"skipped by filters: {parts}"
-    store.finish_scan(scan_id, "complete", skip_note)
-    return ScanOutcome(
-        scan_id, done, errors, reused, "complete", time.monotonic() - started, partial
-    )
+        notes.append(f"skipped by filters: {parts}")
+    status = "incomplete" if unanswered else "complete"
+    store.finish_scan(scan_id, status, "; ".join(notes) or None)
+    return ScanOutcome(scan_id, done, errors, reused, status, time.monotonic() - started, partial)
+
+
+class _Silent(Exception):
+    """A whole chunk of repositories got no answer: the forge is down or unreachable, and
+    going on would only record every remaining repository as unread, slowly."""
+
+
+def _reason(result: RepoResult) -> str:
+    """Why a repository is unanswered: its error, else its first unanswered read."""
+    if result.error:
+        return result.error
+    unread = [p.reason for p in result.problems if p.reason.startswith("not read (no answer)")]
+    return unread[0] if unread else "no answer"
 
 
 def _scan_chunk(
@@ -189,6 +232,7 @@ def _scan_chunk(
                     source.meta(),
                     RepoStatus.ERROR,
                     error=str(listing),
+                    unanswered=isinstance(listing, Unanswered),
                 )
             )
             continue

@@ -182,6 +182,9 @@ class RepoResult:
     error: str | None = None
     reused: bool = False  # facts were taken from an earlier scan of the same head and ruleset
     complete: bool = True
+    # a request for it got no answer (not a refusal): its scan is not complete until it is read
+    # again (`--resume`); never stored, the scan's status and note carry it
+    unanswered: bool = False
     owners: tuple[str, ...] = ()  # from CODEOWNERS: teams and people, in file order
     versions: tuple[VersionUse, ...] = ()  # tools at a version: the raw material of drift
     infra: tuple[InfraFile, ...] = ()  # normalised infra files: the raw material of clusters

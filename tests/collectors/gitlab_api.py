@@ -121,6 +121,7 @@ class Fault:
     after: int = 0
     error: Callable[[], Exception] | None = None
     body: str = ""
+    url_contains: str = ""  # only requests for this URL part (one project's tree, say)
 
 
 def reset() -> Exception:
@@ -203,9 +204,13 @@ class GitLabAPI:
             return False
         return True if self.tokens is None or token in self.tokens else None
 
-    def _fault(self, kinds: tuple[str, ...]) -> tuple[int, dict[str, str], str] | None:
+    def _fault(
+        self, kinds: tuple[str, ...], url: str = ""
+    ) -> tuple[int, dict[str, str], str] | None:
         for fault in self.faults:
             if fault.count <= 0 or fault.kind not in ("any", *kinds):
+                continue
+            if fault.url_contains not in url:
                 continue
             if fault.after > 0:
                 fault.after -= 1
@@ -218,11 +223,11 @@ class GitLabAPI:
             return fault.status, {"Content-Type": "application/json", **fault.headers}, body
         return None
 
-    def _rest(self, kind: str) -> tuple[int, dict[str, str], str] | None:
+    def _rest(self, kind: str, url: str = "") -> tuple[int, dict[str, str], str] | None:
         """Count a REST request; a scripted fault's answer when one is due."""
         self.calls["rest"] += 1
         self.calls[kind] += 1
-        return self._fault(("rest", kind))
+        return self._fault(("rest", kind), url)
 
     def _unauthorized(self) -> tuple[int, dict[str, str], str]:
         return 401, self._headers(), json.dumps({"message": "401 Unauthorized"})
@@ -323,7 +328,7 @@ class GitLabAPI:
         return answer
 
     def _tree(self, request: Any) -> tuple[int, dict[str, str], str]:
-        faulted = self._rest("tree")
+        faulted = self._rest("tree", request.url)
         if faulted:
             return faulted
         if self._authenticated(request) is None:

@@ -79,9 +79,9 @@ class ForgeRequest:
             raise ReadError("scan one forge per run: GitHub or GitLab")
         if self.gitlab_group:
             url = self.gitlab_url or os.environ.get("CI_SERVER_URL") or "https://gitlab.com"
-            client: ForgeClient = GitLabClient(
-                group=self.gitlab_group, url=url, max_wait=self.max_wait
-            )
+            gitlab = GitLabClient(group=self.gitlab_group, url=url, max_wait=self.max_wait)
+            gitlab.check_access()  # a bad token or an unreachable host: one line, no scan begun
+            client: ForgeClient = gitlab
             return (
                 client,
                 self.label(f"gitlab:{url.rstrip('/')}/{self.gitlab_group}"),

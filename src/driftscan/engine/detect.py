@@ -557,7 +557,12 @@ def detect_repo(
         listing = source.list_files()
     except ReadError as exc:
         return RepoResult(
-            source.name, source.location, RepoMeta(), RepoStatus.ERROR, error=str(exc)
+            source.name,
+            source.location,
+            RepoMeta(),
+            RepoStatus.ERROR,
+            error=str(exc),
+            unanswered=isinstance(exc, Unanswered),
         )
     if not listing.files:
         return RepoResult(
@@ -600,6 +605,7 @@ def detect_repo(
         problems=listing.problems + tuple(ctx.problems.values()),
         # after every read: a read that got no answer anywhere leaves the repository unseen
         complete=listing.complete and not ctx.unanswered,
+        unanswered=ctx.unanswered,
         owners=owners,
         versions=versions,
         infra=infra_files,
