@@ -422,6 +422,16 @@ _COMMAND_VALUES: tuple[tuple[tuple[str, ...], re.Pattern[str], re.Pattern[str]],
     ),
     (("--from-literal",), re.compile(r"--from-literal"), re.compile(r"--from-literal[= ][\w.-]+=")),
     (("pass:",), re.compile(r"\bpass:"), re.compile(r"(?<![\w-])pass:(?=\S)")),
+    # a .netrc written by a script: `machine host login ci password x`
+    (("machine",), re.compile(r"\bmachine\b"), re.compile(r"\b(?:password|passwd)[ \t]+(?=\S)")),
+    # `npm config set //registry/:_authToken x`, `aws configure set aws_secret_access_key x`
+    (
+        ("config",),
+        re.compile(r"\bconfig(?:ure)?[ \t]+set\b"),
+        re.compile(
+            r"\bconfig(?:ure)?[ \t]+set[ \t]+\S*(?:pass|secret|token|auth|key)\S*[ \t]+(?=\S)", re.I
+        ),
+    ),
 )
 _COMMAND_GATE = re.compile("|".join(re.escape(w) for g in _COMMAND_VALUES for w in g[0]))
 _SECRETISH = re.compile("pass|pw|secret|token|key|auth|cred")
@@ -614,6 +624,9 @@ def _redact_env_value(lines: list[str], index: int) -> str:
 
 _K8S_SECRET = re.compile(r"^kind:[ \t]*[\"']?Secret[\"']?[ \t]*$", re.M)
 _DATA_KEY = re.compile(r"^(?P<indent>[ \t]*)(?:data|stringData):[ \t]*(?P<rest>.*)$")
+# The value of a secret written as a mapping: GitLab CI's `DEPLOY_TOKEN: {value: x}`, a
+# workflow input's `token: {default: x}`.
+_NESTED_VALUE = re.compile(r"""^[ \t]*["']?(?:value|default)["']?[ \t]*:[ \t]*""")
 _ENTRY = re.compile(r"""^[ \t]*["']?[\w.-]+["']?:(?:[ \t]+|$)""")
 
 
@@ -785,6 +798,9 @@ def redact(text: str) -> str:
             if not _ENTRY.match(line):  # a plain scalar or a list item: the secret's value
                 item = 2 if content.startswith("- ") else 0
                 lines[i] = line[: indent + item] + _redacted(content[item:])
+                continue
+            if nested := _NESTED_VALUE.match(line):  # GitLab `value:`, workflow `default:`
+                lines[i] = _replace(line, nested.end(), len(line.rstrip()))
                 continue
         else:
             follow = _NO_FOLLOW
