@@ -227,7 +227,8 @@ _REDACT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     for rx in plugin.denylist
 )
 # Patterns that do not start with a literal make the regex engine try every position; a
-# word they cannot match without (in the lowered text) skips them cheaply.
+# word they cannot match without (in the lowered text) skips them cheaply. A pattern that a
+# newer detect-secrets spells differently simply has no gate and always runs.
 _PATTERN_GATES = {
     r"[0-9a-z]{32}-us[0-9]{1,2}": "-us",
     r"xox(?:a|b|p|o|s|r)-(?:\d+-)+[a-z0-9]+": "xox",
@@ -385,8 +386,8 @@ def _redacted(value: str) -> str:
 
 # -- lines
 
-# `key: value`, `key=value`, `"key": "value"`, `'key' => 'value'`, for keys with a secret-ish
-# word; `secret_named` decides.
+# `key: value`, `key=value`, `"key": "value"`, `'key' => 'value'`: any key (possessive, so a
+# long word cannot make it backtrack); `secret_named` decides.
 _KEY_SEP = re.compile(
     r"""(?<![\w.$])(?<![\w.]-)(?P<quote>["']?)(?P<key>(?=[A-Za-z_])[\w.-]*+)"""
     r"""(?P=quote)[ \t]*(?P<sep>=>|:=|=(?!=)|:(?=[ \t"']|$))"""
@@ -434,6 +435,7 @@ _COMMAND_VALUES: tuple[tuple[tuple[str, ...], re.Pattern[str], re.Pattern[str]],
     ),
 )
 _COMMAND_GATE = re.compile("|".join(re.escape(w) for g in _COMMAND_VALUES for w in g[0]))
+# A secret-named key, flag or variable holds one of these: a line without any is skipped.
 _SECRETISH = re.compile("pass|pw|secret|token|key|auth|cred")
 _URL_USERINFO = re.compile(
     r"(?P<scheme>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*+://)(?P<userinfo>[^\s/@\"'`<>]++)@"
