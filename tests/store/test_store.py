@@ -348,12 +348,7 @@ def test_repo_scan_rows_of_a_0006_database_move_into_shared_states(db_url: str) 
 
 
 def _downgrade(store: Store, revision: str) -> None:
-    from alembic import command
-
-    cfg = store._alembic_config()
-    with store.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
+    store.downgrade(revision)
 
 
 def test_first_seen_is_the_earliest_scan_that_stored_a_finding(store: Store) -> None:

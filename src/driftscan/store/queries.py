@@ -378,7 +378,7 @@ class Store:
         self._refuse_newer(before)
         cfg = self._alembic_config()
         try:
-            with self._schema_lock(), self.engine.begin() as conn:
+            with self._schema_lock(), self._migration_connection() as conn:
                 if self.engine.dialect.name == "postgresql":
                     conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
                 now = _revision_of(conn)  # another process may have migrated meanwhile
@@ -389,6 +389,47 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"migration failed on {safe_url(self.url)}: {_short(exc)}") from None
         return before, self.current_revision()
+
+    def downgrade(self, revision: str) -> None:
+        """Take the schema back to an older revision (tests; recovery by hand)."""
+        from alembic import command
+
+        cfg = self._alembic_config()
+        try:
+            with self._schema_lock(), self._migration_connection() as conn:
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, revision)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"migration failed on {safe_url(self.url)}: {_short(exc)}") from None
+
+    @contextmanager
+    def _migration_connection(self) -> Iterator[Connection]:
+        """One transaction for Alembic, DDL included (a failed migration changes nothing). On
+        SQLite, foreign keys are off while tables are rebuilt (SQLite's documented procedure
+        for schema changes: with them on, dropping the old copy of a table deletes or refuses
+        every row that refers to it) and checked before the migration commits."""
+        with self.engine.connect() as conn:
+            sqlite = self.engine.dialect.name == "sqlite"
+            if sqlite:  # a no-op inside a transaction: set before the migration begins
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    if sqlite:  # pysqlite begins only before DML: make the DDL transactional
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    yield conn
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise StoreError(
+                                f"migration of {safe_url(self.url)} left {len(broken)} rows "
+                                f"referring to missing rows (first in table {broken[0][0]}); "
+                                "nothing was changed"
+                            )
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
 
     @contextmanager
     def _schema_lock(self) -> Iterator[None]:

@@ -52,7 +52,11 @@ class RepoRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
-    location: Mapped[str] = mapped_column(String(1024), unique=True)
+    # An escaped checkout path (pathnames) can exceed 1024 characters: Text where the length
+    # is enforced (PostgreSQL, migration 0009); SQLite never enforced it
+    location: Mapped[str] = mapped_column(
+        String(1024).with_variant(Text(), "postgresql"), unique=True
+    )
     first_seen: Mapped[datetime]
 
 

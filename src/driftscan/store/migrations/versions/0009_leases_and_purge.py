@@ -29,9 +29,16 @@ def upgrade() -> None:
     with op.batch_alter_table("infra_content") as batch:
         batch.alter_column("text_z", existing_type=sa.LargeBinary(), nullable=True)
     op.execute("UPDATE infra_content SET text_z = NULL")
+    # A checkout path with bytes that are not UTF-8 is stored escaped (up to 4x longer), so a
+    # location no longer fits 1024 characters. SQLite never enforced the length (and a batch
+    # rebuild of `repo` there would cascade), so only PostgreSQL's column changes.
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column("repo", "location", type_=sa.Text(), existing_nullable=False)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column("repo", "location", type_=sa.String(1024), existing_nullable=False)
     # Purged texts cannot come back; an empty text keeps the older schema's NOT NULL.
     op.get_bind().execute(
         sa.text("UPDATE infra_content SET text_z = :empty WHERE text_z IS NULL"),
