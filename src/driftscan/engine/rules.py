@@ -25,7 +25,9 @@ from driftscan.engine.paths import GlobError, compile_glob
 
 # Bump when detection semantics change without a rule file changing, so that stored facts
 # computed by an older engine are not reused for an unchanged repository.
-ENGINE_VERSION = "1"
+# 2: infra texts are redacted before hashing (new content hashes and signatures), names that
+# are not plain UTF-8 are escaped, rule regexes run under the `regex` module with a budget.
+ENGINE_VERSION = "2"
 
 BUILTIN_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
