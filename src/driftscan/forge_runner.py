@@ -134,9 +134,9 @@ def run_forge_scan(
     except Parked as parked:
         resume_at = time.strftime("%H:%M UTC", time.gmtime(time.time() + parked.wait_seconds))
         note = (
-            f"parked: {parked} (the next wait, {parked.wait_seconds:.0f}s, is more than "
-            f"--max-wait allows); {done} of {total} repositories stored. After {resume_at}, "
-            "run the same command with --resume to finish this scan."
+            f"parked: {parked} (next wait {parked.wait_seconds:.0f}s, over what --max-wait "
+            f"allows); {done} of {total} repositories stored. After {resume_at}, run the "
+            "same command with --resume to finish this scan."
         )
         store.finish_scan(scan_id, "incomplete", note)
         return ScanOutcome(

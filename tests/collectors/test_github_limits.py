@@ -321,7 +321,7 @@ def test_retry_after_3600_parks_at_once_with_max_wait_60(
     api.faults = [Fault("secondary", status=status, retry_after=3600, count=5, after=1)]
     scan_id = scan(store, ruleset, max_wait=60)
     loaded = store.load_scan(scan_id)
-    assert loaded.status == "incomplete" and "3600s wait" in (loaded.note or "")
+    assert loaded.status == "incomplete" and "next wait 3600s" in (loaded.note or "")
     assert sleeps == []
     assert_no_ok_with_unanswered_read(store, scan_id)
 
