@@ -48,13 +48,15 @@ class Hung(BaseException):
 
 @contextmanager
 def deadline(seconds: float) -> Iterator[None]:
-    """SIGALRM interrupts even a blocking open() of a FIFO (PEP 475 runs the handler)."""
+    """SIGALRM interrupts even a blocking open() of a FIFO (PEP 475 runs the handler). It
+    fires again every second, so that a `finally` that blocks too (waiting for a hung git
+    process to exit) is interrupted in turn and the test fails instead of hanging."""
 
     def expire(signum: int, frame: FrameType | None) -> None:
         raise Hung(f"still running after {seconds}s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
     try:
         yield
     finally:
@@ -161,12 +163,14 @@ def api_scan(org: Org, ruleset: Ruleset, scratch: Path) -> ApiScan:
     return scan_in(org.targets, ruleset, subfolder(scratch, "api-"))
 
 
-def scan_in(targets: list[str], ruleset: Ruleset, folder: Path) -> ApiScan:
+def scan_in(
+    targets: list[str], ruleset: Ruleset, folder: Path, seconds: float = SCAN_SECONDS
+) -> ApiScan:
     """run_scan into a new SQLite database in `folder`, bounded in time."""
     db = folder / "scans.db"
     store = Store(f"sqlite:///{db}")
     store.ensure_schema()
-    with deadline(SCAN_SECONDS):
+    with deadline(seconds):
         outcome = run_scan(targets, store, ruleset, ScanOptions(jobs=1, reuse=False))
     results = {r.name: r for r in store.load_scan(outcome.scan_id).repos}
     return ApiScan(outcome, results, store, db)

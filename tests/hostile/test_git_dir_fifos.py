@@ -17,7 +17,7 @@ from driftscan.collectors import git as git_collector
 from driftscan.engine.rules import Ruleset
 from tests.hostile.builders import World, commit_all, git, write_tree
 from tests.hostile.cases import BASE
-from tests.hostile.conftest import ApiScan, Org, deadline, facts, scan_in
+from tests.hostile.conftest import ApiScan, Org, facts, scan_in
 
 STALLED = "git gave no answer within 2s; stopped reading"
 # (which file of .git becomes a FIFO, expected status, complete, error, problem on Jenkinsfile)
@@ -59,8 +59,7 @@ def test_a_fifo_in_the_git_directory_costs_one_repository_within_the_time_limit(
     monkeypatch.setattr(git_collector, "GIT_TIMEOUT", 2)
     repo = fifo_repo(org.world, which)
     normal = org.normal[0]
-    with deadline(30):
-        scan = scan_in([str(repo), str(normal)], ruleset, tmp_path)
+    scan = scan_in([str(repo), str(normal)], ruleset, tmp_path, seconds=30)
     assert scan.outcome.status == "complete"
     got = scan.results[repo.name]
     assert (got.status.value, got.complete, got.error or "") == (status, complete, error)

@@ -22,7 +22,7 @@ from driftscan.collectors import local
 from driftscan.engine.rules import Ruleset
 from driftscan.models import RepoResult
 from tests.hostile.cases import CASES, Case
-from tests.hostile.conftest import ApiScan, CliScan, Org, deadline, facts, scan_in
+from tests.hostile.conftest import ApiScan, CliScan, Org, facts, scan_in
 
 ENTRIES = ("run_scan", "cli")
 
@@ -165,8 +165,7 @@ def test_a_huge_listing_is_bounded_and_says_so(
 ) -> None:
     monkeypatch.setattr(local, "MAX_FILES", 5_000)
     monkeypatch.setattr(git_collector, "MAX_FILES", 5_000)
-    with deadline(30):
-        scan = scan_in([org.hostile[case_id]], ruleset, tmp_path)
+    scan = scan_in([org.hostile[case_id]], ruleset, tmp_path, seconds=30)
     got = from_result(scan.results[case_id])
     assert (got.status, got.complete) == ("ok", False)
     assert got.problems[""] == "listing stopped at 5000 files"
