@@ -25,12 +25,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from driftscan.collectors.forge import RepoFilter
 from driftscan.engine.rules import Ruleset
+from driftscan.forge_runner import ForgeScanOptions, run_forge_scan
+from driftscan.lifecycle import ScanInterrupted
 from driftscan.models import RepoStatus
 from driftscan.runner import ScanOptions, run_scan
 from driftscan.store.queries import Store
 from driftscan.store.tables import ScanRow
 from tests.conftest import DEMO_ORG, cli, make_git_repo
+from tests.test_forge_invariant import MemoryForge
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 
@@ -302,3 +306,57 @@ def test_resume_is_refused_while_another_live_process_owns_the_scan(
     assert code == 0, out
     assert [(s.id, s.status) for s in store.scans()] == [(scan_id, "complete")]
     assert len(store.load_scan(scan_id).repos) == 3
+
+
+class StoppingForge(MemoryForge):
+    """An in-memory forge whose third repository's blobs meet a signal or a bug."""
+
+    def __init__(self, trouble: BaseException) -> None:
+        super().__init__(names=[f"r{i}" for i in range(60)])
+        self.trouble = trouble
+
+    def read_blobs(self, wanted, max_size):  # type: ignore[no-untyped-def]
+        if any(repo.full_name == "org/r30" for repo, _ in wanted):
+            raise self.trouble
+        return super().read_blobs(wanted, max_size)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_forge_scan_stopped_by_a_signal_is_incomplete_and_resumable(
+    tmp_path: Path, ruleset: Ruleset, signum: signal.Signals
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'scans.db'}")
+    store.ensure_schema()
+    with pytest.raises(ScanInterrupted) as stopped:
+        run_forge_scan(StoppingForge(ScanInterrupted(signum)), RepoFilter(), store, ruleset, "m")
+    name = signal.Signals(signum).name
+    assert stopped.value.exit_code == 128 + signum
+    assert str(stopped.value) == (
+        f"scan #1 interrupted by {name}; rerun with --resume to finish "
+        "(25 of 60 repositories stored)"
+    )
+    (shown,) = store.scans()
+    assert (shown.status, shown.note) == ("incomplete", str(stopped.value)[len("scan #1 ") :])
+    resumed = run_forge_scan(
+        MemoryForge([f"r{i}" for i in range(60)]),
+        RepoFilter(),
+        store,
+        ruleset,
+        "m",
+        ForgeScanOptions(resume=True),
+    )
+    assert (resumed.scan_id, resumed.status, resumed.repos) == (1, "complete", 35)
+
+
+def test_a_forge_scan_stopped_by_a_bug_is_failed_with_its_reason(
+    tmp_path: Path, ruleset: Ruleset
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'scans.db'}")
+    store.ensure_schema()
+    with pytest.raises(ZeroDivisionError):
+        run_forge_scan(StoppingForge(ZeroDivisionError("boom")), RepoFilter(), store, ruleset, "m")
+    (shown,) = store.scans()
+    assert (shown.status, shown.note) == (
+        "failed",
+        "failed: internal error ZeroDivisionError: boom",
+    )
