@@ -706,14 +706,11 @@ class Store:
         known = _ids_by_key(session, FactSetRow.digest, FactSetRow.id, list(wanted))
         # Sets stored before: their infra texts that migration 0009 purged come back, redacted.
         self._restore_purged(session, [f for digest in known for f in wanted[digest].infra])
-        new = [
-            {"digest": digest, "fact_count": len(wanted[digest].facts)}
-            for digest in sorted(wanted)
-            if digest not in known
-        ]
-        # Rows another scan stored first come with all their children (same transaction).
+        missing = sorted(digest for digest in wanted if digest not in known)
+        new = [{"digest": d, "fact_count": len(wanted[d].facts)} for d in missing]
+        # Rows another scan stored first come with all their children (same transaction):
+        # look up ours and theirs, fill in ours.
         ours = _insert_missing(session, _table(FactSetRow), "digest", new)
-        missing = [row["digest"] for row in new]  # ours, and those another scan stored first
         known.update(_ids_by_key(session, FactSetRow.digest, FactSetRow.id, missing))
         for digest in sorted(ours):
             self._fact_rows(session, known[digest], wanted[digest])
@@ -853,13 +850,10 @@ class Store:
             digests = {loc: finding_set_digest(items) for loc, items in by_location.items()}
             items_of = {digests[loc]: items for loc, items in by_location.items()}
             known = _ids_by_key(session, FindingSetRow.digest, FindingSetRow.id, list(items_of))
-            new = [
-                {"digest": digest, "finding_count": len(items_of[digest])}
-                for digest in sorted(items_of)
-                if digest not in known
-            ]
+            missing = sorted(digest for digest in items_of if digest not in known)
+            new = [{"digest": d, "finding_count": len(items_of[d])} for d in missing]
             ours = _insert_missing(session, _table(FindingSetRow), "digest", new)
-            missing = [row["digest"] for row in new]  # ours, and those stored meanwhile
+            # look up ours, and those another scan stored meanwhile
             known.update(_ids_by_key(session, FindingSetRow.digest, FindingSetRow.id, missing))
             for digest in sorted(ours):
                 session.add_all(_finding_items(known[digest], items_of[digest]))
