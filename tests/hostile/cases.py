@@ -61,9 +61,10 @@ def laughs(levels: int = 9) -> bytes:
 DEEP_FLOW = JOBS + b"deep: " + b"[" * 10_000 + b"]" * 10_000 + b"\n"
 DEEP_BLOCK = JOBS + b"deep:\n  " + b"- " * 10_000 + b"x\n"
 DEEP_MAP = JOBS + b"deep: " + b"{a: " * 10_000 + b"1" + b"}" * 10_000 + b"\n"
+YAML_TAG_MARKER = "/tmp/driftscan-hostile-yaml-tag"  # created only if a YAML tag ran
 TAGS = JOBS + (
-    b"x: !!python/object/apply:os.system ['touch /tmp/driftscan-hostile-yaml-tag']\n"
-    b"y: !!python/object/new:subprocess.check_output [['id']]\n"
+    f"x: !!python/object/apply:os.system ['touch {YAML_TAG_MARKER}']\n".encode()
+    + b"y: !!python/object/new:subprocess.check_output [['id']]\n"
     b"z: !Ref Custom\nw: !!binary aGVsbG8=\nv: !<tag:evil.example,2026:x> {a: 1}\n"
 )
 LONG_LINE = JOBS + b"x: '" + b"ab(c" * 250_000 + b"'\n"  # one line of 1 MB, under the cap

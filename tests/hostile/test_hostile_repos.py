@@ -21,7 +21,7 @@ from driftscan.collectors import git as git_collector
 from driftscan.collectors import local
 from driftscan.engine.rules import Ruleset
 from driftscan.models import RepoResult
-from tests.hostile.cases import CASES, Case
+from tests.hostile.cases import CASES, YAML_TAG_MARKER, Case
 from tests.hostile.conftest import ApiScan, CliScan, Org, facts, scan_in
 
 ENTRIES = ("run_scan", "cli")
@@ -153,6 +153,7 @@ def test_the_outside_marker_is_found_when_the_outside_is_scanned(
 
 def test_nothing_from_a_repository_runs(org: Org, api_scan: ApiScan, cli_scan: CliScan) -> None:
     assert sorted(p.name for p in org.world.markers.iterdir()) == []
+    assert not Path(YAML_TAG_MARKER).exists()
 
 
 @pytest.mark.parametrize("case_id", ["many-files-dir", "many-files-git"])
