@@ -174,3 +174,23 @@ def test_a_forge_that_stops_answering_stops_the_scan_resumably(
     assert (resumed.scan_id, resumed.status, resumed.partial) == (stopped.scan_id, "complete", 0)
     final = store.load_scan(stopped.scan_id)
     assert len(final.repos) == 60 and all(r.complete for r in final.repos)
+
+
+def test_a_result_the_database_refuses_is_counted_as_the_error_it_is_stored_as(
+    tmp_path: Path, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, client = _store(tmp_path), MemoryForge()
+    real = Store._record
+
+    def refuse_b(self: Store, scan_id: int, batch: list, *args: object, **kwargs: object) -> object:  # type: ignore[type-arg]
+        if any(r.name == "org/b" and r.status is RepoStatus.OK for r in batch):
+            raise ValueError("value refused by the database")
+        return real(self, scan_id, batch, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "_record", refuse_b)
+    outcome = _scan(client, store, ruleset)
+    repos = {r.name: r for r in store.load_scan(outcome.scan_id).repos}
+    assert repos["org/b"].status is RepoStatus.ERROR
+    assert "cannot store" in (repos["org/b"].error or "")
+    assert (outcome.repos, outcome.errors) == (3, 1)
+    assert repos["org/a"].status is RepoStatus.OK and repos["org/c"].status is RepoStatus.OK

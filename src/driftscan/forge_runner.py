@@ -85,7 +85,8 @@ def run_forge_scan(
 
     def emit(batch: list[RepoResult]) -> None:
         nonlocal done, errors, reused, partial
-        for result in batch:
+        # counted as stored: a result the database refused is stored (and counted) as an error
+        for result in store.record(scan_id, batch, ruleset.digest, known):
             done += 1
             errors += result.status is RepoStatus.ERROR
             partial += result.status is not RepoStatus.ERROR and not result.complete
@@ -94,7 +95,6 @@ def run_forge_scan(
                 unanswered.append(result)
             if progress is not None:
                 progress(result, done, total)
-        store.record(scan_id, batch, ruleset.digest, known)
 
     try:
         repos: list[RemoteRepo] = []
