@@ -349,6 +349,31 @@ def submodule_checkout(repo: Path, world: World, case: str) -> Path:
     return parent / case
 
 
+def borrow_alternates(repo: Path, world: World, case: str) -> None:
+    """Borrow the outside repository's objects (clone --shared) and commit a tree naming its
+    workflow's blob: followed, the alternates would leak the outside workflow into the scan."""
+    outside = world.outside / "repo"
+    (repo / ".git" / "objects" / "info" / "alternates").write_text(f"{outside}/.git/objects\n")
+    borrowed = git(outside, "rev-parse", "HEAD:.github")
+    jenkins = git(repo, "rev-parse", "HEAD:Jenkinsfile")
+    root = [("40000", ".github", borrowed), ("100644", "Jenkinsfile", jenkins)]
+    replace_commit(repo, raw_tree(repo, root))
+
+
+def common_dir_outside(repo: Path, world: World, case: str) -> None:
+    """A main git directory whose `commondir` names the outside repository's: git would take
+    refs and objects from there."""
+    (repo / ".git" / "commondir").write_text(f"{world.outside / 'repo' / '.git'}\n")
+
+
+def objects_link_outside(repo: Path, world: World, case: str) -> None:
+    """`.git/objects` a link to the outside repository's objects, main at its commit."""
+    outside = world.outside / "repo"
+    shutil.rmtree(repo / ".git" / "objects")
+    (repo / ".git" / "objects").symlink_to(outside / ".git" / "objects")
+    git(repo, "update-ref", "refs/heads/main", git(outside, "rev-parse", "HEAD"))
+
+
 def _outside_workflow(world: World) -> bytes:
     return (
         "on: push\njobs:\n  leak:\n    runs-on: ubuntu-latest\n    steps:\n"
@@ -371,6 +396,9 @@ STEPS: dict[str, Callable[[Path, World, str], Path | None]] = {
     "gitdir-outside": gitdir_outside,
     "linked-worktree": linked_worktree,
     "submodule-checkout": submodule_checkout,
+    "borrow-alternates": borrow_alternates,
+    "common-dir-outside": common_dir_outside,
+    "objects-link-outside": objects_link_outside,
 }
 
 

@@ -280,6 +280,33 @@ CASES: tuple[Case, ...] = (
         error="outside the repository, which does not name it back; not followed",
     ),
     Case(
+        "alternates-outside",
+        "git",
+        {**BASE},
+        steps=("borrow-alternates",),
+        status="error",
+        ci=(),
+        error="objects/info/alternates borrows objects from",
+    ),
+    Case(
+        "commondir-outside",
+        "git",
+        {**BASE},
+        steps=("common-dir-outside",),
+        status="error",
+        ci=(),
+        error="its commondir names the git directory",
+    ),
+    Case(
+        "objects-link-outside",
+        "git",
+        {**BASE},
+        steps=("objects-link-outside",),
+        status="error",
+        ci=(),
+        error="its objects folder links to",
+    ),
+    Case(
         "linked-worktree",  # `git worktree add`: a .git file whose git dir names it back
         "git",
         {**BASE, f"{WF}/ci.yml": JOBS},

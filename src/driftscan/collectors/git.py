@@ -219,6 +219,9 @@ class GitSource:
                     f"its .git file names the git directory {escape_name(str(self.git_dir))} "
                     "outside the repository, which does not name it back; not followed"
                 )
+            borrowed = _borrowed(self.git_dir.resolve())
+            if borrowed:
+                raise ReadError(f"{borrowed}, outside the repository; not read")
             head, branch = self._head()
             # A hand-written .git/HEAD can name any "branch": shown as text (pathnames).
             shown = escape_name(branch) if branch is not None else None
@@ -569,6 +572,29 @@ def _owned_git_dir(work_tree: Path, git_dir: Path) -> bool:
 
 
 _WORKTREE = re.compile(rb"^[ \t]*worktree[ \t]*=[ \t]*(.+?)[ \t]*$", re.M)
+
+
+def _borrowed(git_dir: Path) -> str:
+    """Why git would take this repository's objects from another one, or "". git itself never
+    writes a `commondir` into a main git directory nor links its objects folder elsewhere;
+    `objects/info/alternates` (clone --shared/--reference) does borrow from another repository,
+    and reading those objects would be reading outside the root."""
+    common = git_dir
+    with contextlib.suppress(OSError):  # a linked work tree's git dir: `../..`, its main one
+        common = (git_dir / os.fsdecode(_metadata_bytes(git_dir / "commondir").strip())).resolve()
+    if not git_dir.is_relative_to(common):
+        return f"its commondir names the git directory {escape_name(str(common))}"
+    objects = (common / "objects").resolve()
+    if not objects.is_relative_to(common):
+        return f"its objects folder links to {escape_name(str(objects))}"
+    with contextlib.suppress(OSError):
+        for line in _metadata_bytes(objects / "info" / "alternates").splitlines():
+            if line.strip() and not line.startswith(b"#"):
+                where = (objects / os.fsdecode(line.strip())).resolve()
+                if not where.is_relative_to(common):
+                    shown = escape_name(str(where))
+                    return f"objects/info/alternates borrows objects from {shown}"
+    return ""
 
 
 def _by_path(entry: FileEntry) -> str:
