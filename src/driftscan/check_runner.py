@@ -89,7 +89,7 @@ def _org_context(
                 f"{baseline}: malformed baseline ({type(exc).__name__}: {exc})"
             ) from None
     if store is not None:
-        scan_id = store.newest_complete_scan_id()  # never a failed or interrupted scan
+        scan_id = store.latest_scan_id()  # never a failed or interrupted scan
         if scan_id is None:
             return [], "no complete scan stored"
         scan = store.load_scan(scan_id)

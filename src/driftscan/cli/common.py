@@ -212,7 +212,7 @@ def load_report_scan(store: Store, scan_id: int | None) -> ScanSummary:
     """The scan a report asked for, else the newest complete one: a failed, interrupted or
     running scan is never taken for "the newest" by report, baseline export or check."""
     if scan_id is None:
-        scan_id = store.newest_complete_scan_id()
+        scan_id = store.latest_scan_id()
         if scan_id is None:
             newest = store.scans(limit=1)
             if not newest:

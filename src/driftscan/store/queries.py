@@ -1287,13 +1287,16 @@ class Store:
     def latest_scan_id(self) -> int | None:
         """The newest `complete` scan: what reports, baselines and checks take as "now". A
         scan still running, interrupted, parked or failed is never it."""
-        with Session(self.engine) as session:
-            return session.scalars(
-                select(ScanRow.id)
-                .where(ScanRow.status == "complete")
-                .order_by(ScanRow.id.desc())
-                .limit(1)
-            ).first()
+        try:
+            with Session(self.engine) as session:
+                return session.scalars(
+                    select(ScanRow.id)
+                    .where(ScanRow.status == "complete")
+                    .order_by(ScanRow.id.desc())
+                    .limit(1)
+                ).first()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
 
     def load_scan(self, scan_id: int | None = None) -> ScanSummary:
         """A scan with every repository result and its facts; the newest when id is None."""
@@ -1346,20 +1349,6 @@ class Store:
                 for scanned, rs, repo in rows
             )
             return _summary(scan, repos)
-
-    def newest_complete_scan_id(self) -> int | None:
-        """The newest scan whose status is `complete`: what report, baseline export and check
-        take when no scan is named (a failed or interrupted scan is never "the newest")."""
-        try:
-            with Session(self.engine) as session:
-                return session.scalars(
-                    select(ScanRow.id)
-                    .where(ScanRow.status == "complete")
-                    .order_by(ScanRow.id.desc())
-                    .limit(1)
-                ).first()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot read database {safe_url(self.url)}: {_short(exc)}") from None
 
 
 def _statuses(include_incomplete: bool) -> tuple[str, ...]:
