@@ -131,22 +131,17 @@ def run_forge_scan(
                     emit(results)
                     if all(r.unanswered for r in results):
                         raise _Silent(_reason(results[0]))
-    except Parked as parked:
-        resume_at = time.strftime("%H:%M UTC", time.gmtime(time.time() + parked.wait_seconds))
+    except (Parked, _Silent) as stop:
+        if isinstance(stop, Parked):
+            at = time.strftime("%H:%M UTC", time.gmtime(time.time() + stop.wait_seconds))
+            why = f"parked: {stop} (next wait {stop.wait_seconds:.0f}s, over --max-wait)"
+            when = f"After {at}, run"
+        else:
+            why = f"stopped: {client.forge} gave no answer for a whole chunk ({stop})"
+            when = "Once it answers again, run"
         note = (
-            f"parked: {parked} (next wait {parked.wait_seconds:.0f}s, over what --max-wait "
-            f"allows); {done} of {total} repositories stored. After {resume_at}, run the "
-            "same command with --resume to finish this scan."
-        )
-        store.finish_scan(scan_id, "incomplete", note)
-        return ScanOutcome(
-            scan_id, done, errors, reused, "incomplete", time.monotonic() - started, partial
-        )
-    except _Silent as silent:
-        note = (
-            f"stopped: {client.forge} gave no answer for a whole chunk of repositories "
-            f"({silent}); {done} of {total} repositories stored. Run the same command with "
-            "--resume to read the rest once it answers again."
+            f"{why}; {done} of {total} repositories stored. {when} the same command with "
+            "--resume to finish this scan."
         )
         store.finish_scan(scan_id, "incomplete", note)
         return ScanOutcome(
