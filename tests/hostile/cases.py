@@ -280,6 +280,14 @@ CASES: tuple[Case, ...] = (
         error="outside the repository, which does not name it back; not followed",
     ),
     Case(
+        "dot-git-link-outside",  # a folder whose .git is a link to another repository's
+        "dir",
+        {**BASE, ".git": Link("{outside}/repo/.git")},
+        status="error",
+        ci=(),
+        error="outside the repository, which does not name it back; not followed",
+    ),
+    Case(
         "alternates-outside",
         "git",
         {**BASE},
