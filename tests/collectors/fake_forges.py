@@ -408,22 +408,7 @@ class FakeGitLab:
             return troubled
         page, per_page = self._page(request.url)
         chunk = self.repos[(page - 1) * per_page : page * per_page]
-        projects = [
-            {
-                "id": self.ids[r.full_name],
-                "name": r.full_name.rsplit("/", 1)[-1],
-                "path_with_namespace": r.full_name,
-                "web_url": f"{GITLAB}/{r.full_name}",
-                "default_branch": "main" if r.path else None,
-                "empty_repo": r.path is None,
-                "archived": r.archived,
-                "visibility": "internal",
-                "topics": list(r.topics),
-                "last_activity_at": "2026-11-01T10:00:00.000Z",
-                **({"forked_from_project": {"id": 999}} if r.fork else {}),
-            }
-            for r in chunk
-        ]
+        projects = [gitlab_project(r, self.ids[r.full_name], "internal") for r in chunk]
         return 200, self._paged(request.url, page, per_page, len(self.repos)), json.dumps(projects)
 
     def _tree(self, request: Any) -> tuple[int, dict[str, str], str]:
@@ -509,3 +494,20 @@ class FakeGitLab:
                     )
             data[alias] = {"repository": {"blobs": {"nodes": nodes}}}
         return 200, self._headers(), json.dumps({"data": data})
+
+
+def gitlab_project(repo: ServedRepo, ident: int, visibility: str) -> dict[str, Any]:
+    """A project as GitLab's REST listing shows it."""
+    return {
+        "id": ident,
+        "name": repo.full_name.rsplit("/", 1)[-1],
+        "path_with_namespace": repo.full_name,
+        "web_url": f"{GITLAB}/{repo.full_name}",
+        "default_branch": "main" if repo.path else None,
+        "empty_repo": repo.path is None,
+        "archived": repo.archived,
+        "visibility": visibility,
+        "topics": list(repo.topics),
+        "last_activity_at": "2026-11-01T10:00:00.000Z",
+        **({"forked_from_project": {"id": 999}} if repo.fork else {}),
+    }

@@ -41,7 +41,7 @@ from graphql import GraphQLError, parse
 from graphql.language import FieldNode, OperationDefinitionNode, SelectionSetNode
 from graphql.utilities import value_from_ast_untyped
 
-from tests.collectors.fake_forges import GITLAB, ServedRepo
+from tests.collectors.fake_forges import GITLAB, ServedRepo, gitlab_project
 
 API = f"{GITLAB}/api/v4"
 MAX_PAGE_SIZE = 100
@@ -305,22 +305,7 @@ class GitLabAPI:
             return self._unauthorized()
         if self._group_of(request.url) != self.group:
             return 404, self._headers(), json.dumps({"message": "404 Group Not Found"})
-        items = [
-            {
-                "id": self.ids[r.full_name],
-                "name": r.full_name.rsplit("/", 1)[-1],
-                "path_with_namespace": r.full_name,
-                "web_url": f"{GITLAB}/{r.full_name}",
-                "default_branch": "main" if r.path else None,
-                "empty_repo": r.path is None,
-                "archived": r.archived,
-                "visibility": "private",
-                "topics": list(r.topics),
-                "last_activity_at": "2026-11-01T10:00:00.000Z",
-                **({"forked_from_project": {"id": 999}} if r.fork else {}),
-            }
-            for r in self._listed()
-        ]
+        items = [gitlab_project(r, self.ids[r.full_name], "private") for r in self._listed()]
         answer = self._paged(request.url, items)
         change = self.after_page.pop(self._page(request.url)[0], None)
         if change is not None:
