@@ -221,7 +221,7 @@ class GitSource:
                 )
             borrowed = _borrowed(self.git_dir.resolve())
             if borrowed:
-                raise ReadError(f"{borrowed}, outside the repository; not read")
+                raise ReadError(borrowed)
             head, branch = self._head()
             # A hand-written .git/HEAD can name any "branch": shown as text (pathnames).
             shown = escape_name(branch) if branch is not None else None
@@ -583,17 +583,28 @@ def _borrowed(git_dir: Path) -> str:
     with contextlib.suppress(OSError):  # a linked work tree's git dir: `../..`, its main one
         common = (git_dir / os.fsdecode(_metadata_bytes(git_dir / "commondir").strip())).resolve()
     if not git_dir.is_relative_to(common):
-        return f"its commondir names the git directory {escape_name(str(common))}"
+        return (
+            f"its commondir names the git directory {escape_name(str(common))}, outside the "
+            "repository; not read"
+        )
     objects = (common / "objects").resolve()
     if not objects.is_relative_to(common):
-        return f"its objects folder links to {escape_name(str(objects))}"
+        return (
+            f"its objects folder links to {escape_name(str(objects))}, outside the repository; "
+            "not read"
+        )
     with contextlib.suppress(OSError):
         for line in _metadata_bytes(objects / "info" / "alternates").splitlines():
             if line.strip() and not line.startswith(b"#"):
                 where = (objects / os.fsdecode(line.strip())).resolve()
                 if not where.is_relative_to(common):
                     shown = escape_name(str(where))
-                    return f"objects/info/alternates borrows objects from {shown}"
+                    return (
+                        f"objects/info/alternates borrows objects from {shown}, outside the "
+                        "repository; not read (a clone made with --shared or --reference: "
+                        "clone with --dissociate, or `git repack -a -d` and remove the "
+                        "alternates file, to scan it)"
+                    )
     return ""
 
 
