@@ -6,6 +6,7 @@ extractors) need; only matched files are read, each read and parsed at most once
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import functools
 import re
@@ -217,6 +218,13 @@ class RepoContext:
                 path, f"skipped: {len(data)} bytes exceeds the {self.max_file_size}-byte cap"
             )
             return None
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            # Windows tools write UTF-16 with a byte-order mark: text, though full of NULs
+            try:
+                return data.decode("utf-16")
+            except UnicodeDecodeError as exc:
+                self._problem(path, f"not valid UTF-16 at byte {exc.start}; not read")
+                return None
         if b"\0" in data[:8192]:
             self._problem(path, "skipped: binary file (NUL byte)")
             return None
