@@ -14,7 +14,7 @@ import pytest
 import requests
 import responses
 
-from driftscan.collectors.forge import BlobRef, RemoteRepo, RepoFilter
+from driftscan.collectors.forge import BlobRef, Parked, RemoteRepo, RepoFilter
 from driftscan.collectors.git import GitSource
 from driftscan.collectors.gitlab import (
     MAX_COMPLEXITY_AUTHENTICATED,
@@ -463,3 +463,22 @@ def test_a_bad_token_or_an_unreachable_host_fails_at_once_with_one_line(
     with pytest.raises(ReadError, match=r"^cannot reach https://gitlab\.example\.com: "):
         scan(api, store, ruleset)
     assert api.calls["check"] == 1  # no retries before saying so
+
+
+@pytest.mark.parametrize(
+    ("max_wait", "waits"),
+    [(20, [7, 7]), (120, [7, 7, 7, 7])],  # the wait passes --max-wait; the retries run out
+)
+def test_429_that_keeps_coming_parks_the_scan_rather_than_leaving_files_unanswered(
+    sources: dict[str, Path], max_wait: float, waits: list[float]
+) -> None:
+    """A rate limit is never "no answer": when GitLab keeps refusing with 429 (each wait
+    within --max-wait), the scan parks, as GitHub's does, instead of marking files unread."""
+    api = GitLabAPI(GROUP, group(sources, 3))
+    api.faults = [Fault("projects", 429, {"Retry-After": "7"}, count=100)]
+    sleeps = Sleeps()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        api.install(rs)
+        with pytest.raises(Parked, match="rate limit"):
+            list(client(sleeps, max_wait=max_wait).list_repos())
+    assert sleeps.waits == waits

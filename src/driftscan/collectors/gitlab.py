@@ -266,12 +266,14 @@ class GitLabClient:
         check: bool = False,
     ) -> requests.Response:
         """One request, retried here only: 5xx and connection errors up to ATTEMPTS times with
-        backoff, 429 after the wait GitLab asks for. A wait beyond `max_wait` parks the scan
-        (429) or gives up (other faults). `keep`: statuses whose answer the caller reads.
+        backoff, 429 after the wait GitLab asks for. A wait beyond `max_wait` (one, or all of
+        this request's together), or a 429 that outlasts the retries, parks the scan; other
+        faults give up as Unanswered. `keep`: statuses whose answer the caller reads.
         `check`: the first request, which reports an unreachable host at once."""
         waited = 0.0
         for attempt in range(1, ATTEMPTS + 1):
             self._local.response = None
+            limited = False  # this try was refused by a rate limit (429)
             try:
                 return self.gl.http_request(
                     verb,
@@ -289,6 +291,7 @@ class GitLabClient:
                 if status in keep and answer is not None:
                     return answer
                 reason, wait = self._judge(status, _message(exc), answer, attempt)
+                limited = status == 429
             except (requests.ConnectionError, requests.Timeout) as exc:
                 reason = _describe(exc, CHECK_TIMEOUT if check else self.timeout)
                 if check:
@@ -297,9 +300,15 @@ class GitLabClient:
             except requests.RequestException as exc:
                 reason, wait = f"GitLab request failed: {type(exc).__name__}", _backoff(attempt)
             if attempt == ATTEMPTS:
-                raise Unanswered(f"{reason}; no answer after {ATTEMPTS} attempts")
-            if waited + wait > self.max_wait:
-                raise Unanswered(f"{reason}; a retry would wait past --max-wait")
+                why = f"{'still limited' if limited else 'no answer'} after {ATTEMPTS} attempts"
+            elif waited + wait > self.max_wait:
+                why = "a retry would wait past --max-wait"
+            else:
+                why = ""
+            if why and limited:  # a rate limit is never "no answer": the scan parks
+                raise Parked(wait, f"{reason}; {why}")
+            if why:
+                raise Unanswered(f"{reason}; {why}")
             log.warning("%s, retry %d/%d in %.0f s", reason, attempt, ATTEMPTS - 1, wait)
             self._sleep(wait)
             waited += wait
