@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,23 @@ def test_interrupted_scan_keeps_its_work_and_is_marked_incomplete(
     (scan,) = store.scans()
     assert scan.status == "incomplete"
     assert len(store.load_scan(scan.id).repos) == 3
+
+
+def test_resume_after_the_rules_changed_reads_everything_again(
+    git_org: Path, store: Store, ruleset: Ruleset
+) -> None:
+    def stop_after_three(result: RepoResult, done: int, total: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_scan([str(git_org)], store, ruleset, ScanOptions(jobs=1), stop_after_three)
+    # the rules are changed (upgrade, edited rule folder) before the scan is resumed
+    changed = replace(ruleset, rules=ruleset.rules[:-1], digest="changed")
+    outcome = run_scan([str(git_org)], store, changed, ScanOptions(jobs=1, resume=True))
+    assert outcome.scan_id == 2  # a new scan: none of its facts come from the other rules
+    assert outcome.repos == len(discover([str(git_org)]))
+    assert [s.status for s in store.scans()] == ["complete", "incomplete"]
 
 
 def test_missing_and_broken_sources_are_recorded_and_the_scan_goes_on(

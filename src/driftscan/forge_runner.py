@@ -72,7 +72,7 @@ def run_forge_scan(
     compiled = CompiledRuleset.compile(ruleset)
     detect_options = DetectOptions(options.max_file_size, options.fingerprint_salt)
     sources = [label]
-    resumed = store.resumable_scan(sources) if options.resume else None
+    resumed = store.resumable_scan(sources, ruleset.digest) if options.resume else None
     scan_id, done_locations = resumed or (
         store.begin_scan(sources, ruleset.digest, __version__),
         set(),

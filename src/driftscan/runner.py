@@ -256,7 +256,7 @@ def run_scan(
     # A typed folder name may hold any bytes: store its text form (pathnames), like locations.
     sources = [escape_name(redact_url(t)) for t in targets]
     with interrupt_signals():
-        resumed = store.resumable_scan(sources) if options.resume else None
+        resumed = store.resumable_scan(sources, ruleset.digest) if options.resume else None
         scan_id, finished = resumed or (
             store.begin_scan(sources, ruleset.digest, __version__),
             set(),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
 
 from driftscan.models import Evidence, Fact, RepoResult, RepoStatus
 from driftscan.store import queries
@@ -140,6 +141,40 @@ def test_a_process_whose_scan_was_taken_over_stops_writing(store: Store) -> None
     taker.finish_scan(scan_id, "complete")
     assert taker.scans()[0].status == "complete"
     taker.engine.dispose()
+
+
+def test_resume_never_takes_a_scan_whose_owner_beat_after_it_was_read(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scan_id = store.begin_scan(["/org"], "d", "0")
+    owner = store._leases[scan_id]
+    set_lease(store, scan_id, owner, queries.LEASE_SECONDS + 60)  # looks stale when read...
+    read = queries._newest_with_sources
+
+    def read_then_beat(session: Session, sources: list[str]) -> ScanRow | None:
+        row = read(session, sources)
+        assert store.heartbeat(scan_id)  # ...but its live owner beats before the takeover
+        return row
+
+    monkeypatch.setattr(queries, "_newest_with_sources", read_then_beat)
+    taker = Store(store.url)
+    with pytest.raises(ScanBusy):
+        taker.resumable_scan(["/org"], "d")
+    store.record(scan_id, [result("api", "a" * 40)], "d")  # still its owner's
+    store.finish_scan(scan_id, "complete")
+    taker.engine.dispose()
+
+
+def test_resume_never_mixes_results_of_other_rules(store: Store) -> None:
+    scan_id = store.begin_scan(["/org"], "old-rules", "0")
+    store.record(scan_id, [result("api", "a" * 40, "jenkins")], "old-rules")
+    abandoned(store, scan_id)
+    other = Store(store.url)
+    # its results were detected by other rules: a new scan reads everything again
+    assert other.resumable_scan(["/org"], "new-rules") is None
+    assert other.resumable_scan(["/org"], "old-rules") == (scan_id, {"/org/api"})
+    other.finish_scan(scan_id, "complete")
+    other.engine.dispose()
 
 
 # -- per-repository isolation of writes --------------------------------------------------

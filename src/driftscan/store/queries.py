@@ -940,14 +940,17 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot write to {safe_url(self.url)}: {_short(exc)}") from None
 
-    def resumable_scan(self, sources: Sequence[str]) -> tuple[int, set[str]] | None:
+    def resumable_scan(
+        self, sources: Sequence[str], ruleset_digest: str | None = None
+    ) -> tuple[int, set[str]] | None:
         """The newest scan of exactly these sources when it stopped early (`incomplete`, or
         `interrupted`: its process died), taken over by this process, and the locations it
         holds complete results for: `scan --resume` finishes it, re-reading every repository
         that failed or was only partly read. A scan a live process still runs is refused
-        (ScanBusy); a finished one is not resumed (None)."""
+        (ScanBusy); a finished one, or one detected with other rules than `ruleset_digest`
+        (its results would be mixed with this run's), is not resumed (None)."""
         try:
-            taken = self._take_over(list(sources))
+            taken = self._take_over(list(sources), ruleset_digest)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot resume in {safe_url(self.url)}: {_short(exc)}") from None
         if taken is not None:
@@ -955,7 +958,9 @@ class Store:
             return taken[0], taken[1]
         return None
 
-    def _take_over(self, sources: list[str]) -> tuple[int, set[str], str] | None:
+    def _take_over(
+        self, sources: list[str], ruleset_digest: str | None
+    ) -> tuple[int, set[str], str] | None:
         with Session(self.engine) as session:
             row = _newest_with_sources(session, sources)
             if row is None:
@@ -965,19 +970,34 @@ class Store:
                 raise ScanBusy(_busy_message(row))
             if shown not in ("incomplete", "interrupted"):
                 return None
+            if ruleset_digest is not None and row.ruleset_digest != ruleset_digest:
+                log.warning(
+                    "scan #%s was made with other rules (or another driftscan): not resumed; "
+                    "a new scan reads every repository",
+                    row.id,
+                )
+                return None
             owner = str(Owner.this_process())
-            # Compare-and-set on the old owner: of two processes resuming at once, one wins.
+            # Compare-and-set on the lease as read (owner and heartbeat): of two processes
+            # resuming at once one wins, and an owner that renewed its lease meanwhile (it was
+            # only slow) keeps its scan.
             stmt = (
                 update(ScanRow)
                 .where(
                     ScanRow.id == row.id,
                     ScanRow.status == row.status,
                     ScanRow.owner == row.owner if row.owner else ScanRow.owner.is_(None),
+                    ScanRow.heartbeat_at == row.heartbeat_at
+                    if row.heartbeat_at
+                    else ScanRow.heartbeat_at.is_(None),
                 )
                 .values(status="running", owner=owner, heartbeat_at=_utcnow(), finished_at=None)
             )
             if _changed(session, stmt) != 1:
-                raise ScanBusy(f"scan #{row.id} was taken over by another process just now")
+                raise ScanBusy(
+                    f"scan #{row.id} was taken over, or renewed by its owner, just now: "
+                    "run --resume again"
+                )
             done = set(
                 session.scalars(
                     select(RepoRow.location)
