@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 import responses
 from click.testing import CliRunner
+from sqlalchemy import delete, select, update
 
 from driftscan.cli.forge import ForgeRequest
 from driftscan.cli.main import main
@@ -19,6 +20,7 @@ from driftscan.collectors.forge import ForgeClient, RepoFilter
 from driftscan.models import ReadError
 from driftscan.reports.check import NO_NORM
 from driftscan.store.queries import Store
+from driftscan.store.tables import RepoRow, RepoScanRow, ScanRow
 from tests.collectors.fake_forges import FakeGitHub, ServedRepo
 from tests.conftest import DEMO_ORG, WORKFLOW, git, make_git_repo
 
@@ -93,6 +95,26 @@ def test_a_scan_where_every_source_failed_is_failed_and_never_the_newest(
     # the failed scan stays readable when asked for by id
     code, out, _ = run("report", "--db", db, "--scan", "2", "--format", "json")
     assert code == 0 and json.loads(out)["scan"]["status"] == "failed"
+
+
+def test_a_resumed_scan_whose_remaining_repositories_fail_keeps_the_ones_it_holds(
+    db: str, tmp_path: Path
+) -> None:
+    good = make_git_repo(DEMO_ORG / "checkout-api", tmp_path / "good")
+    sources = (str(good), str(tmp_path / "missing"))  # one repository, one error
+    code, _, err = run("scan", *sources, "--db", db, "--format", "none")
+    assert code == 0 and "-> scan #1 (complete)" in err, err
+    store = Store(db)  # as if stopped before it was finished: `good` stored, `missing` not
+    with store.engine.begin() as conn:
+        conn.execute(update(ScanRow).values(status="incomplete", repo_count=1))
+        missing = select(RepoRow.id).where(RepoRow.name == "missing").scalar_subquery()
+        assert conn.execute(delete(RepoScanRow).where(RepoScanRow.repo_id == missing)).rowcount
+    store.engine.dispose()
+    # the resume reads only `missing`, which fails again: scan #1 still holds `good`
+    code, _, err = run("scan", *sources, "--db", db, "--format", "none", "--resume")
+    assert "-> scan #1 (complete)" in err, err
+    assert code == 0
+    assert stored_scans(db) == [(1, "complete")]
 
 
 def test_a_database_with_only_a_failed_scan_says_so(db: str, tmp_path: Path) -> None:

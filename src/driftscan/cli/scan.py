@@ -34,7 +34,7 @@ from driftscan.effort_runner import record_findings
 from driftscan.engine.analyse import divergence
 from driftscan.forge_runner import ForgeScanOptions, run_forge_scan
 from driftscan.lifecycle import interrupt_signals
-from driftscan.models import ReadError, RepoResult, ScanOutcome
+from driftscan.models import ReadError, RepoResult, RepoStatus, ScanOutcome, ScanSummary
 from driftscan.runner import ScanOptions, run_scan
 from driftscan.store.queries import Store, safe_url
 
@@ -170,7 +170,8 @@ def scan(
 
     with interrupt_signals():  # SIGTERM stops a scan as Ctrl-C does: stored, resumable
         outcome = _with_progress(run, quiet, verbose, budget)
-    outcome = _mark_failed_when_nothing_scanned(store, outcome)
+    summary = store.load_scan(outcome.scan_id)
+    outcome, summary = _mark_failed_when_nothing_scanned(store, outcome, summary)
     if not quiet:
         requests = f", {client.log.total} API requests" if forge.wanted else ""
         err.print(
@@ -181,7 +182,6 @@ def scan(
             highlight=False,
             soft_wrap=True,
         )
-    summary = store.load_scan(outcome.scan_id)
     divergences = divergence(ruleset.rules, summary.repos)
     if outcome.status != "failed":  # a failed scan has no findings to trend
         record_findings(store, summary, ruleset, policy, divergences)
@@ -202,19 +202,22 @@ def _refuse_missing_paths(sources: tuple[str, ...]) -> None:
         fail(f"no such path: {', '.join(missing)}")
 
 
-def _mark_failed_when_nothing_scanned(store: Store, outcome: ScanOutcome) -> ScanOutcome:
+def _mark_failed_when_nothing_scanned(
+    store: Store, outcome: ScanOutcome, summary: ScanSummary
+) -> tuple[ScanOutcome, ScanSummary]:
     """A scan that found no repository, or could read none of them, is `failed` (exit 1) -
-    never a "complete" scan that reports, baselines and checks would take for the newest."""
+    never a "complete" scan that reports, baselines and checks would take for the newest.
+    Judged by every repository the scan holds: a resumed one holds earlier runs' too."""
     if outcome.status != "complete":
-        return outcome
-    if outcome.repos == 0:
+        return outcome, summary
+    if not summary.repos:
         reason = "failed: no repository was found in the given sources"
-    elif outcome.errors == outcome.repos:
-        reason = f"failed: none of the {outcome.repos} repositories could be scanned"
+    elif all(r.status is RepoStatus.ERROR for r in summary.repos):
+        reason = f"failed: none of the {len(summary.repos)} repositories could be scanned"
     else:
-        return outcome
+        return outcome, summary
     store.finish_scan(outcome.scan_id, "failed", note=reason)
-    return replace(outcome, status="failed")
+    return replace(outcome, status="failed"), replace(summary, status="failed", note=reason)
 
 
 def _with_progress(
