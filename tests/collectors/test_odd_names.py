@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from driftscan.collectors.base import discover, open_source
-from driftscan.collectors.forge import RepoFilter
+from driftscan.collectors.forge import BlobRef, ForgeSource, RemoteRepo, RepoFilter, RequestLog
 from driftscan.collectors.git import GitSource
 from driftscan.collectors.github import GitHubClient
 from driftscan.collectors.gitlab import GitLabClient
@@ -25,7 +25,16 @@ from driftscan.collectors.local import DirSource, IndexSource
 from driftscan.engine.check import CheckResult, LocatedFinding
 from driftscan.engine.rules import Ruleset
 from driftscan.forge_runner import run_forge_scan
-from driftscan.models import Evidence, Finding, Outcome, ReadError, RepoResult, RepoStatus
+from driftscan.models import (
+    Evidence,
+    FileEntry,
+    Finding,
+    Listing,
+    Outcome,
+    ReadError,
+    RepoResult,
+    RepoStatus,
+)
 from driftscan.pathnames import escape_bytes, os_name, unescape_bytes
 from driftscan.reports.check import render_markdown, render_sarif, render_table
 from driftscan.reports.console import repos_table
@@ -467,3 +476,44 @@ def test_the_effort_tables_print_names_from_repositories_literally() -> None:
         "[bold]copied ci/[bold]\\xff.yml",
     ):
         assert text in out, text
+
+
+class _OneFileForge:
+    """A forge whose repository holds one file, named `raw` (as its JSON spells it)."""
+
+    forge = "github"
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self.log = RequestLog()
+
+    def tree(self, repo: RemoteRepo) -> tuple[Listing, dict[str, str]]:
+        return Listing((FileEntry(self.raw, 9),)), {self.raw: "0" * 40}
+
+    def read_blobs(
+        self, wanted: list[tuple[RemoteRepo, dict[str, BlobRef]]], max_size: int
+    ) -> dict[tuple[str, str], bytes]:
+        return {(repo.full_name, path): b"on: push\n" for repo, refs in wanted for path in refs}
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [("ci\\deploy.yml", "ci\\\\deploy.yml"), ("\x1b[31m\\x.yml", "\\x1b[31m\\\\x.yml")],
+)
+def test_a_forge_file_whose_name_holds_a_backslash_is_read_like_a_local_one(
+    raw: str, text: str
+) -> None:
+    """A backslash is an ordinary character of a POSIX name: a folder or a git tree reads such
+    a file, so a forge scan of the same repository must too (not refuse it as a path)."""
+    repo = RemoteRepo("github", "acme/x", "https://github.com/acme/x", "main", "c0ffee")
+    source = ForgeSource(_OneFileForge(raw), repo, 1 << 20)  # type: ignore[arg-type]
+    assert [f.path for f in source.list_files().files] == [text]
+    assert source.read(text) == b"on: push\n"
+
+
+def test_a_forge_path_that_climbs_out_is_still_refused() -> None:
+    repo = RemoteRepo("github", "acme/x", "https://github.com/acme/x", "main", "c0ffee")
+    source = ForgeSource(_OneFileForge("../x.yml"), repo, 1 << 20)  # type: ignore[arg-type]
+    source.list_files()
+    with pytest.raises(ReadError, match="climbs out"):
+        source.read("../x.yml")

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from driftscan.collectors.local import safe_relative
+from driftscan.collectors.local import raw_relative
 from driftscan.models import FileEntry, Listing, Problem, ReadError, RepoMeta
 from driftscan.pathnames import escape_name
 
@@ -226,7 +226,7 @@ class ForgeSource:
         }
 
     def read(self, path: str) -> bytes:
-        safe_relative(self._forge_path.get(path, path))
+        raw_relative(path)  # refused like a folder's paths (a backslash is part of a name)
         if path not in self._cache:
             self.prefetch([path])
         blob = self._cache.pop(path, ReadError("not a file of this commit"))

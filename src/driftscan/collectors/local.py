@@ -39,19 +39,11 @@ MAX_FILES = 200_000
 MAX_PROBLEMS = 50
 
 
-def safe_relative(path: str) -> str:
-    """Reject paths that could leave the repository (absolute, '..', backslashes, NUL)."""
-    if not path or path.startswith("/") or "\\" in path or "\0" in path:
-        raise ReadError(f"refused path {path!r}: not a relative POSIX path")
-    if any(part in ("..", "") for part in path.split("/")):
-        raise ReadError(f"refused path {path!r}: it climbs out of or is not inside the repository")
-    return path
-
-
 def raw_relative(path: str) -> str:
     """The real name (for os, pathlib and git) of a path listed in its escaped text form (see
-    driftscan.pathnames), refused like `safe_relative` when it could leave the repository. A
-    backslash is an ordinary character of a POSIX name: the text form writes it `\\\\`."""
+    driftscan.pathnames), refused when it could leave the repository (absolute, '..', an empty
+    segment, NUL). A backslash is an ordinary character of a POSIX name: the text form writes
+    it `\\\\`."""
     try:
         raw = os_name(path)
     except ValueError:
