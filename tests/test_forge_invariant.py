@@ -25,7 +25,7 @@ from driftscan.collectors.forge import (
 from driftscan.engine.rules import Ruleset
 from driftscan.forge_runner import ForgeScanOptions, run_forge_scan
 from driftscan.models import FileEntry, Listing, ReadError, RepoStatus, Unanswered
-from driftscan.store.queries import Store
+from driftscan.store.queries import Store, StoreError
 from tests.conftest import WORKFLOW
 
 FILES = {".github/workflows/ci.yml": WORKFLOW.encode(), "Dockerfile": b"FROM python:3.12\n"}
@@ -194,3 +194,18 @@ def test_a_result_the_database_refuses_is_counted_as_the_error_it_is_stored_as(
     assert "cannot store" in (repos["org/b"].error or "")
     assert (outcome.repos, outcome.errors) == (3, 1)
     assert repos["org/a"].status is RepoStatus.OK and repos["org/c"].status is RepoStatus.OK
+
+
+def test_a_store_failure_before_the_first_repository_leaves_no_scan_running(
+    tmp_path: Path, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, client = _store(tmp_path), MemoryForge()
+
+    def broken(self: Store, ruleset_digest: str) -> dict:  # type: ignore[type-arg]
+        raise StoreError("cannot read database: disk I/O error")
+
+    monkeypatch.setattr(Store, "known_heads", broken)
+    with pytest.raises(StoreError, match="disk I/O error"):
+        _scan(client, store, ruleset)
+    # no scan was begun (or it says it failed): never one `running` with a live heartbeat
+    assert [s.status for s in store.scans()] in ([], ["failed"])

@@ -72,12 +72,13 @@ def run_forge_scan(
     compiled = CompiledRuleset.compile(ruleset)
     detect_options = DetectOptions(options.max_file_size, options.fingerprint_salt)
     sources = [label]
+    # Read before a scan is begun or taken over: a failure here leaves no scan `running`.
+    known: dict[str, KnownHead] = store.known_heads(ruleset.digest) if options.reuse else {}
     resumed = store.resumable_scan(sources, ruleset.digest) if options.resume else None
     scan_id, done_locations = resumed or (
         store.begin_scan(sources, ruleset.digest, __version__),
         set(),
     )
-    known: dict[str, KnownHead] = store.known_heads(ruleset.digest) if options.reuse else {}
     skipped: Counter[str] = Counter()
     done = errors = reused = partial = 0
     total = 0
