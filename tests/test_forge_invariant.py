@@ -209,3 +209,24 @@ def test_a_store_failure_before_the_first_repository_leaves_no_scan_running(
         _scan(client, store, ruleset)
     # no scan was begun (or it says it failed): never one `running` with a live heartbeat
     assert [s.status for s in store.scans()] in ([], ["failed"])
+
+
+def test_a_listing_the_forge_left_out_is_unanswered_not_a_plain_error(
+    tmp_path: Path, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, client = _store(tmp_path), MemoryForge()
+    real = client.trees
+
+    def trees(repos: Sequence[RemoteRepo]) -> dict[str, TreeResult]:
+        out = real(repos)
+        del out["org/c"]  # left out without a word
+        return out
+
+    monkeypatch.setattr(client, "trees", trees)
+    outcome = _scan(client, store, ruleset)
+    assert (outcome.status, outcome.errors) == ("incomplete", 1)
+    note = store.load_scan(outcome.scan_id).note or ""
+    assert "1 repositories not fully read" in note and "org/c: no listing returned" in note
+    client.trees = real  # type: ignore[method-assign]
+    resumed = _scan(client, store, ruleset, resume=True)
+    assert (resumed.scan_id, resumed.status, resumed.repos) == (outcome.scan_id, "complete", 1)

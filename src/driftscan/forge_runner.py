@@ -196,7 +196,8 @@ def _scan_chunk(
     trees = client.trees(chunk)
     listings: list[Listing | ReadError] = []
     for source in sources:
-        tree = trees.get(source.repo.full_name, ReadError("no listing returned"))
+        # a repository the forge left out of its answer is unseen, not a known failure
+        tree = trees.get(source.repo.full_name, Unanswered("no listing returned"))
         if isinstance(tree, ReadError):
             listings.append(tree)
         else:
