@@ -22,6 +22,7 @@ The server clock can be moved (`advance`) so a test can reach the reset without 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -49,6 +50,7 @@ from tests.collectors.fake_forges import ServedRepo
 
 GITHUB = "https://api.github.com"
 NODE_LIMIT = 500_000
+TEXT_LIMIT = 512_000  # GitHub cuts Blob.text here and says so with isTruncated
 PAGE_LIMIT = 100
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
@@ -203,6 +205,9 @@ class GitHubAPI:
         rs.add_callback(
             responses.GET, re.compile(rf"{host}/repos/[^/]+/[^/]+/git/trees/\w+.*"), self._tree
         )
+        rs.add_callback(
+            responses.GET, re.compile(rf"{host}/repos/[^/]+/[^/]+/git/blobs/\w+$"), self._rest_blob
+        )
 
     def _answer(self, served: Served, status: int, headers: dict[str, str], body: Any) -> Answer:
         self.log.append(served)
@@ -329,6 +334,25 @@ class GitHubAPI:
             prefix = "" if sha == repo.head else repo.by_sha[sha]["path"] + "/"
             tree = [{**e, "path": e["path"][len(prefix) :]} for e in repo.level(prefix)]
         body = {"sha": sha, "url": request.url, "tree": tree, "truncated": False}
+        return self._answer(Served("rest", 200), 200, self._headers("core"), body)
+
+    def _rest_blob(self, request: Any) -> Answer:
+        """GET /repos/{owner}/{repo}/git/blobs/{sha}: the whole blob, base64 (up to 100 MB)."""
+        refused = self._unauthorized(request, "rest") or self._fault("rest", request)
+        if refused:
+            return refused
+        self.used["core"] += 1
+        m = re.search(r"/repos/([^/]+/[^/]+)/git/blobs/(\w+)$", request.url)
+        assert m is not None
+        full_name, sha = m.groups()
+        repo = self.repos.get(full_name)
+        if repo is None or full_name in self.refused or sha not in repo.by_sha:
+            body = {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
+            return self._answer(Served("rest", 404), 404, self._headers("core"), body)
+        assert repo.served.path is not None
+        data = _blob(repo.served.path, sha)
+        body = {"sha": sha, "size": len(data), "encoding": "base64"}
+        body["content"] = base64.encodebytes(data).decode()  # GitHub wraps it at 60 columns
         return self._answer(Served("rest", 200), 200, self._headers("core"), body)
 
     # -- GraphQL ----------------------------------------------------------------------------
@@ -642,10 +666,11 @@ class _Execution:
 
     def _Blob_text(self, blob: tuple[_Repo, str], *_: Any) -> str | None:
         data = self._blob_bytes(blob)
-        return None if b"\0" in data[:8000] else data.decode("utf-8", "replace")
+        text = data[:TEXT_LIMIT].decode("utf-8", "replace")
+        return None if b"\0" in data[:8000] else text
 
-    def _Blob_isTruncated(self, _blob: tuple[_Repo, str], *_: Any) -> bool:
-        return False
+    def _Blob_isTruncated(self, blob: tuple[_Repo, str], *_: Any) -> bool:
+        return len(self._blob_bytes(blob)) > TEXT_LIMIT
 
     def _Blob_byteSize(self, blob: tuple[_Repo, str], *_: Any) -> int:
         return len(self._blob_bytes(blob))

@@ -18,7 +18,7 @@ import responses
 from click.testing import CliRunner
 
 from driftscan.cli.main import main
-from driftscan.collectors.forge import Parked, RepoFilter
+from driftscan.collectors.forge import ForgeSource, Parked, RepoFilter
 from driftscan.collectors.github import ORG_QUERY, GitHubClient, node_count
 from driftscan.engine.detect import CompiledRuleset
 from driftscan.engine.rules import Ruleset
@@ -553,3 +553,24 @@ def test_a_malformed_app_key_is_one_line(tmp_path: Path, content: bytes) -> None
     assert f"GitHub App key {key} is not a valid PEM private key" in result.stderr
     assert "Traceback" not in result.output
     assert Store(db).scans() == []
+
+
+def test_a_file_whose_graphql_text_github_truncated_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub cuts Blob.text at 512,000 bytes (isTruncated): a file under --max-file-size is
+    then read whole through the REST blob API, as a local scan reads it, and is not recorded
+    as over a cap it is not over."""
+    big = b"on: push\n" + b"# a long generated workflow\n" * 25_000  # ~700 KB
+    (tmp_path / "src/.github/workflows").mkdir(parents=True)
+    (tmp_path / "src/.github/workflows/big.yml").write_bytes(big)
+    served = ServedRepo("acme/big", make_git_repo(tmp_path / "src", tmp_path / "big"))
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    server = GitHubAPI("acme", [served], tokens={TOKEN})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        server.install(rs)
+        client = GitHubClient(org="acme", max_wait=60)
+        [remote] = list(client.list_repos())
+        source = ForgeSource(client, remote, 1 << 20)
+        [entry] = source.list_files().files
+        assert source.read(entry.path) == big

@@ -499,6 +499,7 @@ class GitHubClient:
         self, chunk: list[tuple[RemoteRepo, str, str]], max_size: int
     ) -> dict[tuple[str, str], Blob]:
         by_repo: dict[str, list[tuple[int, str, str]]] = {}
+        oids = {(repo.full_name, path): oid for repo, path, oid in chunk}
         for index, (repo, path, oid) in enumerate(chunk):
             by_repo.setdefault(repo.full_name, []).append((index, path, oid))
         parts = []
@@ -530,15 +531,33 @@ class GitHubClient:
                 )
             elif node.get("isBinary"):
                 out[where] = ReadError("binary file (GitHub)")
-            elif node.get("isTruncated") or (node.get("byteSize") or 0) > max_size:
+            elif (node.get("byteSize") or 0) > max_size:
                 out[where] = ReadError(
                     f"{node.get('byteSize')} bytes exceeds the {max_size}-byte cap"
                 )
+            elif node.get("isTruncated"):  # GitHub cuts Blob.text at 512,000 bytes
+                out[where] = self._rest_blob(where[0], oids[where])
             elif node.get("text") is None:
                 out[where] = Unanswered("GitHub returned no text for this file")
             else:
                 out[where] = str(node["text"]).encode("utf-8")
         return out
+
+    def _rest_blob(self, full_name: str, oid: str) -> Blob:
+        """A file whose GraphQL text GitHub truncated, whole from the REST blob API (which
+        serves blobs up to 100 MB). Anything short of its bytes leaves the file unseen."""
+        url = f"{self.base_url}/repos/{full_name}/git/blobs/{oid}"
+        try:
+            data = self._call("rest", "GET", url)
+        except ReadError as exc:  # Parked passes: the scan stops, nothing is stored half-read
+            return exc if isinstance(exc, Unanswered) else Unanswered(str(exc))
+        content = data.get("content") if isinstance(data, dict) else None
+        if not isinstance(content, str) or data.get("encoding") != "base64":
+            return Unanswered("GitHub returned no base64 content for this file")
+        try:
+            return base64.b64decode(content)
+        except ValueError:
+            return Unanswered("GitHub returned malformed base64 content for this file")
 
 
 class _Walk:
