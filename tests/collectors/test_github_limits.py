@@ -574,3 +574,19 @@ def test_a_file_whose_graphql_text_github_truncated_is_read_whole(
         source = ForgeSource(client, remote, 1 << 20)
         [entry] = source.list_files().files
         assert source.read(entry.path) == big
+
+
+def test_an_organisation_page_without_its_repositories_says_what_github_said(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GitHub can answer the organisation but not its repository connection (an error on that
+    path, the field null): GitHub's words, never a TypeError, and never an empty listing."""
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    client = GitHubClient(org="acme", max_wait=60)
+    answer = {
+        "data": {"organization": {"repositories": None}},
+        "errors": [{"path": ["organization", "repositories"], "message": "Timeout on lookup"}],
+    }
+    monkeypatch.setattr(client, "graphql", lambda *_args: answer)
+    with pytest.raises(Unanswered, match="Timeout on lookup"):
+        list(client.list_repos())

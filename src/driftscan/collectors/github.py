@@ -286,7 +286,13 @@ class GitHubClient:
                     raise ReadError(
                         f"GitHub organisation {self.org!r}: {_errors(answer) or 'not found'}"
                     )
-                page = org["repositories"]
+                page = org.get("repositories")
+                if not page:  # the organisation, but not its repositories: no listing at all
+                    why = _errors(answer, "organization", "repositories") or _errors(answer)
+                    raise Unanswered(
+                        f"GitHub organisation {self.org!r}: repositories not returned: "
+                        f"{why or 'no reason given'}"
+                    )
                 for index, node in enumerate(page["nodes"] or []):
                     if node:
                         yield self._remote(node)
