@@ -270,14 +270,14 @@ def test_sigterm_and_ctrl_c_end_cleanly_with_one_line(
 
 
 def test_resume_is_refused_while_another_live_process_owns_the_scan(
-    org: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    org: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ruleset: Ruleset
 ) -> None:
     monkeypatch.setenv("DRIFTSCAN_FINGERPRINT_SALT", SALT)
     sources = [str(p) for p in sorted(org.iterdir())[:3]]
     db = f"sqlite:///{tmp_path / 'scans.db'}"
     store = Store(db)
     store.ensure_schema()
-    scan_id = store.begin_scan(sources, "d", "0")
+    scan_id = store.begin_scan(sources, ruleset.digest, "0")  # resumable: same rules
     store._beats.pop(scan_id).stop()  # the scan belongs to the process started below
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
