@@ -23,7 +23,7 @@ from driftscan.collectors.github import ORG_QUERY, GitHubClient, node_count
 from driftscan.engine.detect import CompiledRuleset
 from driftscan.engine.rules import Ruleset
 from driftscan.forge_runner import ForgeScanOptions, run_forge_scan
-from driftscan.models import RepoStatus, Unanswered
+from driftscan.models import ReadError, RepoStatus, Unanswered
 from driftscan.store.queries import Store
 from tests.collectors.fake_forges import ServedRepo
 from tests.collectors.github_api import GITHUB, NODE_LIMIT, Fault, GitHubAPI, QueryLimits
@@ -590,3 +590,19 @@ def test_an_organisation_page_without_its_repositories_says_what_github_said(
     monkeypatch.setattr(client, "graphql", lambda *_args: answer)
     with pytest.raises(Unanswered, match="Timeout on lookup"):
         list(client.list_repos())
+
+
+def test_a_token_with_a_stray_newline_is_never_quoted_in_the_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """requests refuses a header value with a newline by quoting the value: the token. The
+    collector's message says what is wrong without it (the CLI's mask only knows tokens from
+    the environment, and a message can be stored)."""
+    token = TOKEN + "\n"
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        client = GitHubClient(org="acme", token=token, max_wait=60)
+        with pytest.raises(ReadError) as caught:
+            client.check_access()
+    assert TOKEN not in str(caught.value) and "header" in str(caught.value)

@@ -757,6 +757,8 @@ class _Pacer:
 def _network_reason(exc: BaseException) -> str:
     """A short reason for a failed connection: the innermost cause's own words, without the
     adapter's wrapping ("HTTPSConnectionPool(...): Max retries exceeded ...")."""
+    if isinstance(exc, requests.exceptions.InvalidHeader):  # its message quotes the value
+        return "a request header was refused: is there a newline or space in the token?"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connection timed out"
     if isinstance(exc, requests.exceptions.Timeout):
