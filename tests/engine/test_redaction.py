@@ -76,6 +76,10 @@ REDACTED_CASES = {
     "pem block": (f"key: |\n  {PEM.replace(chr(10), chr(10) + '  ')}\n", KEY_LINES[0]),
     "pem in heredoc": (f"cat > ~/.ssh/id_rsa <<EOF\n{PEM}\nEOF\n", KEY_LINES[0]),
     "pem without end": (f"-----BEGIN OPENSSH PRIVATE KEY-----\n{KEY_LINES[0]}\n", KEY_LINES[0]),
+    "pem without end, short last line": (
+        f"-----BEGIN RSA PRIVATE KEY-----\n{KEY_LINES[0]}\n" + "Gi6Oa" + "Rz8vLq==\nfi\n",
+        "Gi6Oa" + "Rz8vLq==",
+    ),
     "pem one line": (f'KEY="{PEM.replace(chr(10), chr(92) + "n")}"', KEY_LINES[0]),
     "terraform default": (
         f'variable "db_password" {{\n  type = string\n  default = "{SECRET}"\n}}',

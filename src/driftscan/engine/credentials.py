@@ -240,7 +240,11 @@ _PATTERN_GATES = {
 # lines that follow the header.
 _KEY_BEGIN = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File-\d")
 _KEY_END = re.compile(r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|Private-MAC:[^\n]*")
-_KEY_LINES = re.compile(r"[^\n]*+(?:\n[ \t\"']*+[A-Za-z0-9+/=:\\ -]{16,}+[\"',\\n]*+)*+")
+# Those key lines: full ones, then the last, shorter one (a few base64 characters, padding).
+_KEY_LINES = re.compile(
+    r"[^\n]*+(?:\n[ \t\"']*+[A-Za-z0-9+/=:\\ -]{16,}+[\"',\\n]*+)*+"
+    r"(?:\n[ \t\"']*+[A-Za-z0-9+/]{1,15}+=*+[\"',\\n]*+(?=\n|$))?+"
+)
 # Longer lines are minified or generated, and every regex below stays linear on shorter ones:
 # the whole line is redacted rather than searched.
 MAX_REDACT_LINE = 2048
