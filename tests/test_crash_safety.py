@@ -31,7 +31,7 @@ from driftscan.forge_runner import ForgeScanOptions, run_forge_scan
 from driftscan.lifecycle import ScanInterrupted
 from driftscan.models import RepoStatus
 from driftscan.runner import ScanOptions, run_scan
-from driftscan.store.queries import Store
+from driftscan.store.queries import Store, _process_space
 from driftscan.store.tables import ScanRow
 from tests.conftest import DEMO_ORG, cli, make_git_repo
 from tests.test_forge_invariant import MemoryForge
@@ -286,7 +286,7 @@ def test_resume_is_refused_while_another_live_process_owns_the_scan(
                 update(ScanRow)
                 .where(ScanRow.id == scan_id)
                 .values(
-                    owner=f"{socket.gethostname()}:{live.pid}:token",
+                    owner=f"{_process_space()}:{live.pid}:token",
                     heartbeat_at=datetime.utcnow(),
                 )
             )

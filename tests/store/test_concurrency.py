@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session
 
 from driftscan.models import Evidence, Fact, RepoResult, RepoStatus
 from driftscan.store import queries
-from driftscan.store.queries import LeaseLost, ScanBusy, Store, StoreError
+from driftscan.store.queries import LeaseLost, ScanBusy, Store, StoreError, _process_space
 from driftscan.store.tables import RepoRow, ScanRow
 from tests.conftest import DEMO_ORG, cli, make_git_repo
 from tests.store.conftest import _pg_database, result
 
-HOST = socket.gethostname()
+HOST = _process_space()  # host name and pid namespace, as owners are written
 
 
 def dead_pid() -> int:
@@ -349,3 +349,17 @@ def test_a_database_from_a_newer_driftscan_is_one_line(store: Store) -> None:
         assert "\n" not in out.strip() and "Traceback" not in out
     code, out = cli("db", "status", "--db", store.url)
     assert code == 0 and "written by a newer driftscan: upgrade driftscan" in out
+
+
+def test_a_live_scan_of_another_pid_namespace_on_the_same_host_name_is_not_judged_dead(
+    store: Store,
+) -> None:
+    """Containers with host networking share the host name, not the pids: a pid absent here
+    may be alive there, so only the heartbeat can say such a scan died."""
+    scan_id = store.begin_scan(["/org"], "d0", "0")
+    store._beats.pop(scan_id).stop()
+    other_space = f"{socket.gethostname()}/1"  # same host name, another pid namespace
+    set_lease(store, scan_id, f"{other_space}:{dead_pid()}:other", 1)
+    assert store.load_scan(scan_id).status == "running"
+    set_lease(store, scan_id, f"{HOST}:{dead_pid()}:here", 1)
+    assert store.load_scan(scan_id).status == "interrupted"

@@ -7,6 +7,7 @@ carry ids, paths, lines and signal descriptions only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -122,7 +123,7 @@ class Owner:
 
     @classmethod
     def this_process(cls) -> Owner:
-        return cls(socket.gethostname(), os.getpid(), secrets.token_hex(4))
+        return cls(_process_space(), os.getpid(), secrets.token_hex(4))
 
     @classmethod
     def parse(cls, text: str | None) -> Owner | None:
@@ -135,9 +136,10 @@ class Owner:
         return self.host[: 255 - len(suffix)] + suffix
 
     def is_dead(self) -> bool:
-        """Known dead: a process of this host that no longer exists. Another host's process
-        (or a platform that cannot tell) is judged by its heartbeat alone."""
-        if self.host != socket.gethostname() or os.name != "posix":
+        """Known dead: a process of this host and pid namespace that no longer exists.
+        Another host's process, another container's (same host name, other pids: host
+        networking), or a platform that cannot tell, is judged by its heartbeat alone."""
+        if self.host != _process_space() or os.name != "posix":
             return False
         try:
             os.kill(self.pid, 0)
@@ -150,6 +152,17 @@ class Owner:
         except OSError:
             return False
         return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+@functools.cache
+def _process_space() -> str:
+    """Where a pid means one process: the host name, plus the pid namespace on Linux
+    (containers sharing a host name see each other's pids as absent)."""
+    try:
+        namespace = str(Path("/proc/self/ns/pid").readlink())  # "pid:[4026531836]"
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()}/{namespace.strip('pid:[]')}"
 
 
 def lease_status(status: str, owner: str | None, heartbeat_at: datetime | None) -> str:
@@ -1470,7 +1483,8 @@ def _beat(conn: Connection, scan_id: int, owner: str | None) -> bool:
 
 def _busy_message(row: ScanRow) -> str:
     owner = Owner.parse(row.owner)
-    who = f"process {owner.pid} on {owner.host}" if owner else "another process"
+    host = owner.host.split("/")[0] if owner else ""  # without the pid namespace
+    who = f"process {owner.pid} on {host}" if owner else "another process"
     age = (_utcnow() - row.heartbeat_at).total_seconds() if row.heartbeat_at else 0.0
     return (
         f"scan #{row.id} is still running in {who} (heartbeat {age:.0f}s ago): "
