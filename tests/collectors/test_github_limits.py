@@ -606,3 +606,35 @@ def test_a_token_with_a_stray_newline_is_never_quoted_in_the_error(
         with pytest.raises(ReadError) as caught:
             client.check_access()
     assert TOKEN not in str(caught.value) and "header" in str(caught.value)
+
+
+def test_a_file_query_github_gives_up_on_is_split_not_left_unread(
+    api: GitHubAPI, org: list[ServedRepo], sleeps: list[float]
+) -> None:
+    from driftscan.collectors.forge import BlobRef
+
+    client = GitHubClient(org="acme", max_wait=60)
+    repo = next(r for r in client.list_repos() if r.full_name == org[0].full_name)
+    listing, oids = client.tree(repo)
+    refs = {f.path: BlobRef(oids[f.path], f.size) for f in listing.files[:6]}
+    first = next(iter(refs.values())).oid
+    # every attempt at the query holding the first file fails (1 + 3 retries): a heavy query
+    api.faults = [Fault("server", status=502, count=4, match=first)]
+    blobs = client.read_blobs([(repo, refs)], 1 << 20)
+    assert all(isinstance(blobs[(repo.full_name, p)], bytes) for p in refs)
+
+
+def test_a_forge_that_answers_no_file_query_costs_a_bounded_number_of_splits(
+    api: GitHubAPI, org: list[ServedRepo], sleeps: list[float]
+) -> None:
+    from driftscan.collectors.forge import BlobRef
+
+    client = GitHubClient(org="acme", max_wait=60)
+    repo = next(r for r in client.list_repos() if r.full_name == org[0].full_name)
+    listing, oids = client.tree(repo)
+    refs = {f.path: BlobRef(oids[f.path], f.size) for f in listing.files[:8]}
+    api.faults = [Fault("server", status=502, count=10_000)]
+    before = len(api.log)
+    blobs = client.read_blobs([(repo, refs)], 1 << 20)
+    assert all(isinstance(blobs[(repo.full_name, p)], Unanswered) for p in refs)
+    assert len(api.log) - before == 7 * 4  # 1 + 2 + 4 queries, each tried 4 times

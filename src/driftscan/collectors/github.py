@@ -57,6 +57,7 @@ TREES_PER_QUERY = 20  # (repository, folder) reads per GraphQL query
 GRAPHQL_FOLDER_LIMIT = 40  # a repository with more deep folders than this uses one REST call
 _ENTRY = "name type mode size oid"
 
+MAX_BLOB_SPLITS = 2  # a file query GitHub did not answer is retried in halves, twice at most
 NODE_LIMIT = 500_000  # GitHub refuses a GraphQL call that could return more nodes
 LIMIT_RETRIES = 4  # retries of one request on a rate limit ("a specific number of retries")
 SERVER_RETRIES = 3  # retries of one request after a 5xx, a timeout or a reset connection
@@ -502,7 +503,7 @@ class GitHubClient:
         return out
 
     def _blob_query(
-        self, chunk: list[tuple[RemoteRepo, str, str]], max_size: int
+        self, chunk: list[tuple[RemoteRepo, str, str]], max_size: int, splits: int = 0
     ) -> dict[tuple[str, str], Blob]:
         by_repo: dict[str, list[tuple[int, str, str]]] = {}
         oids = {(repo.full_name, path): oid for repo, path, oid in chunk}
@@ -521,6 +522,15 @@ class GitHubClient:
         try:
             answer = self.graphql("query { " + " ".join(parts) + " }")
         except ReadError as exc:  # Parked passes: the scan stops, nothing is stored half-read
+            if len(chunk) > 1 and splits < MAX_BLOB_SPLITS:
+                # GitHub gives up on heavy queries ("couldn't respond in time", 502): halves
+                # may pass. Bounded, so that a forge that is down costs few more requests.
+                log.warning("GitHub gave no answer for %d files (%s); splitting", len(chunk), exc)
+                half = len(chunk) // 2
+                return {
+                    **self._blob_query(chunk[:half], max_size, splits + 1),
+                    **self._blob_query(chunk[half:], max_size, splits + 1),
+                }
             return {where: Unanswered(str(exc)) for where in aliases.values()}
         data = answer.get("data") or {}
         out: dict[tuple[str, str], Blob] = {}
