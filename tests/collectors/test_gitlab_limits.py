@@ -482,3 +482,16 @@ def test_429_that_keeps_coming_parks_the_scan_rather_than_leaving_files_unanswer
         with pytest.raises(Parked, match="rate limit"):
             list(client(sleeps, max_wait=max_wait).list_repos())
     assert sleeps.waits == waits
+
+
+def test_a_token_with_a_final_newline_works_and_one_with_a_line_break_inside_is_refused(
+    sources: dict[str, Path],
+) -> None:
+    api = GitLabAPI(GROUP, group(sources, 1), tokens={TOKEN})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        api.install(rs)
+        GitLabClient(group=GROUP, url=GITLAB, token=TOKEN + "\n").check_access()
+        with pytest.raises(ReadError) as caught:
+            GitLabClient(group=GROUP, url=GITLAB, token="glpat-Secret\nSecret")
+    assert "contains spaces or control characters" in str(caught.value)
+    assert "Secret" not in str(caught.value)

@@ -222,9 +222,9 @@ class GitLabClient:
         self.timeout = timeout
         self.log = RequestLog()
         self._sleep = sleep
-        token = token or os.environ.get("GITLAB_TOKEN")
+        token = _usable_token(token or os.environ.get("GITLAB_TOKEN"), "GitLab token")
         self._token = token
-        job_token = None if token else os.environ.get("CI_JOB_TOKEN")
+        job_token = None if token else _usable_token(os.environ.get("CI_JOB_TOKEN"), "job token")
         self._credential = "token" if token else "job token" if job_token else None
         self.limits = Limits(
             MAX_COMPLEXITY_AUTHENTICATED if self._credential else MAX_COMPLEXITY_ANONYMOUS
@@ -672,6 +672,16 @@ def _backoff(attempt: int) -> float:
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+def _usable_token(token: str | None, what: str) -> str | None:
+    """The token without surrounding white space (a secret file's final newline); a token with
+    white space or control characters inside cannot be sent as a header and is refused at once
+    (an HTTP library would fail later, quoting the header, token and all)."""
+    token = (token or "").strip()
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise ReadError(f"the {what} contains spaces or control characters; check how it is set")
+    return token or None
 
 
 def _describe(exc: requests.RequestException, timeout: float) -> str:
