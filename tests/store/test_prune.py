@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from driftscan.models import InfraFile
@@ -80,3 +81,16 @@ def test_vacuum_gives_space_back(store: Store) -> None:
     assert before is not None and after is not None
     if store.engine.dialect.name == "sqlite":  # PostgreSQL's VACUUM reuses space, keeps files
         assert after < before
+
+
+def test_prune_waits_for_a_running_scan(store: Store) -> None:
+    from driftscan.store.queries import StoreError
+
+    done = store.begin_scan(["/org"], "d0", "0")
+    store.finish_scan(done, "complete")
+    running = store.begin_scan(["/org"], "d0", "0")  # this process owns it: alive
+    with pytest.raises(StoreError, match=f"scan #{running} is running"):
+        store.prune(keep_scans=1)
+    assert store.prune(keep_scans=1, dry_run=True).scans_kept >= 1  # a dry run may look
+    store.finish_scan(running, "complete")
+    assert store.prune(keep_scans=1).scans_deleted == 1

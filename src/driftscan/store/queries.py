@@ -1235,7 +1235,26 @@ class Store:
         self, keep_scans: int | None, keep_since: datetime | None, dry_run: bool
     ) -> PruneResult:
         with Session(self.engine) as session:
-            scans = list(session.execute(select(ScanRow.id, ScanRow.started_at, ScanRow.status)))
+            scans = list(
+                session.execute(
+                    select(
+                        ScanRow.id,
+                        ScanRow.started_at,
+                        ScanRow.status,
+                        ScanRow.owner,
+                        ScanRow.heartbeat_at,
+                    )
+                )
+            )
+            running = [
+                s.id for s in scans if lease_status(s.status, s.owner, s.heartbeat_at) == "running"
+            ]
+            if running and not dry_run:
+                # it may reuse fact sets of the very scans that would go
+                raise StoreError(
+                    f"scan #{running[0]} is running; prune once it has finished (or, if its "
+                    f"process is gone, after its lease lapses: {LEASE_SECONDS:.0f}s)"
+                )
             scans.sort(key=lambda s: s.id, reverse=True)
             keep = {s.id for s in scans[:keep_scans]} if keep_scans is not None else None
             doomed = [
