@@ -18,7 +18,7 @@ import responses
 from click.testing import CliRunner
 
 from driftscan.cli.main import main
-from driftscan.collectors.forge import ForgeSource, Parked, RepoFilter
+from driftscan.collectors.forge import BlobRef, ForgeSource, Parked, RemoteRepo, RepoFilter
 from driftscan.collectors.github import ORG_QUERY, GitHubClient, node_count
 from driftscan.engine.detect import CompiledRuleset
 from driftscan.engine.rules import Ruleset
@@ -458,8 +458,6 @@ def test_a_file_github_did_not_return_is_unanswered_not_absent(
 ) -> None:
     client = GitHubClient(org="acme", max_wait=60)
     repo = next(r for r in client.list_repos() if r.full_name == org[0].full_name)
-    from driftscan.collectors.forge import BlobRef
-
     blobs = client.read_blobs([(repo, {"nope.yml": BlobRef("0" * 40, 10)})], 1 << 20)
     assert isinstance(blobs[(repo.full_name, "nope.yml")], Unanswered)
 
@@ -608,15 +606,20 @@ def test_a_token_with_a_stray_newline_is_never_quoted_in_the_error(
     assert TOKEN not in str(caught.value) and "header" in str(caught.value)
 
 
-def test_a_file_query_github_gives_up_on_is_split_not_left_unread(
-    api: GitHubAPI, org: list[ServedRepo], sleeps: list[float]
-) -> None:
-    from driftscan.collectors.forge import BlobRef
-
+def _files_of_first_repo(
+    org: list[ServedRepo], n: int
+) -> tuple[GitHubClient, RemoteRepo, dict[str, BlobRef]]:
+    """A client, the first repository as listed, and blob references of its first n files."""
     client = GitHubClient(org="acme", max_wait=60)
     repo = next(r for r in client.list_repos() if r.full_name == org[0].full_name)
     listing, oids = client.tree(repo)
-    refs = {f.path: BlobRef(oids[f.path], f.size) for f in listing.files[:6]}
+    return client, repo, {f.path: BlobRef(oids[f.path], f.size) for f in listing.files[:n]}
+
+
+def test_a_file_query_github_gives_up_on_is_split_not_left_unread(
+    api: GitHubAPI, org: list[ServedRepo], sleeps: list[float]
+) -> None:
+    client, repo, refs = _files_of_first_repo(org, 6)
     first = next(iter(refs.values())).oid
     # every attempt at the query holding the first file fails (1 + 3 retries): a heavy query
     api.faults = [Fault("server", status=502, count=4, match=first)]
@@ -627,12 +630,7 @@ def test_a_file_query_github_gives_up_on_is_split_not_left_unread(
 def test_a_forge_that_answers_no_file_query_costs_a_bounded_number_of_splits(
     api: GitHubAPI, org: list[ServedRepo], sleeps: list[float]
 ) -> None:
-    from driftscan.collectors.forge import BlobRef
-
-    client = GitHubClient(org="acme", max_wait=60)
-    repo = next(r for r in client.list_repos() if r.full_name == org[0].full_name)
-    listing, oids = client.tree(repo)
-    refs = {f.path: BlobRef(oids[f.path], f.size) for f in listing.files[:8]}
+    client, repo, refs = _files_of_first_repo(org, 8)
     api.faults = [Fault("server", status=502, count=10_000)]
     before = len(api.log)
     blobs = client.read_blobs([(repo, refs)], 1 << 20)
