@@ -464,7 +464,10 @@ class Store:
 
     def ensure_schema(self) -> None:
         """Create the schema in a new database; refuse to touch an outdated one silently."""
-        current = self.current_revision()
+        # A new SQLite file is first touched under the schema lock: its first connection sets
+        # WAL mode, which needs the file to itself, and another process may be creating it.
+        with self._schema_lock():
+            current = self.current_revision()
         head = self.head_revision()
         if current == head:
             return
