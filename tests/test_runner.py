@@ -119,3 +119,28 @@ def test_discover_demo_org_as_git_folder(git_org: Path) -> None:
     specs = discover([str(git_org)])
     assert len(specs) == len([p for p in DEMO_ORG.iterdir() if p.is_dir()])
     assert {s.kind for s in specs} == {"git"}
+
+
+def test_workers_start_with_ctrl_c_and_sigterm_blocked(compiled, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A Ctrl-C to the process group while a worker is still starting (before its
+    initializer ignores signals) must not print that worker's traceback: workers are
+    spawned with SIGINT and SIGTERM blocked, which survives exec."""
+    import signal
+
+    from driftscan.collectors.base import SourceSpec
+    from driftscan.runner import _Workers
+
+    workers = _Workers(1, compiled, ScanOptions(jobs=1))
+    try:
+        spec = SourceSpec("dir", str(tmp_path), tmp_path.name)
+        list(workers.results([(spec, None)]))
+        (pid,) = workers._pool._processes  # type: ignore[attr-defined]
+        blocked = next(
+            int(line.split()[1], 16)
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith("SigBlk:")
+        )
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            assert blocked & (1 << (sig - 1)), sig.name
+    finally:
+        workers.close(abort=True)

@@ -21,7 +21,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -160,6 +160,22 @@ def _reused(
 Task = tuple[SourceSpec, "str | None"]
 
 
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM blocked in this thread for a moment. A worker spawned meanwhile
+    inherits the mask through exec and so never sees them, even before its initializer runs:
+    a Ctrl-C to the process group while a worker starts up would otherwise print that
+    worker's traceback. Here they are only deferred: delivered when the mask is restored."""
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX: workers rely on the initializer
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class _Workers:
     """Worker processes (spawn: they start clean, without inherited locks or database
     connections) with bounded in-flight work, stopped for good when a scan ends early."""
@@ -177,7 +193,9 @@ class _Workers:
 
     def results(self, tasks: Iterable[Task]) -> Iterator[RepoResult]:
         for spec, head in tasks:
-            self._pending.add(self._pool.submit(_scan_in_worker, spec, head))
+            with _signals_deferred():  # a submit may spawn a worker
+                future = self._pool.submit(_scan_in_worker, spec, head)
+            self._pending.add(future)
             if len(self._pending) >= self._limit:
                 yield from self._collect()
         while self._pending or self._ready:
