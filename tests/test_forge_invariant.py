@@ -41,6 +41,8 @@ class MemoryForge:
         self.names = list(names)
         self.unanswered: set[tuple[str, str]] = set()  # (full_name, path) with no answer
         self.park_on: str | None = None  # repository whose first read hits the rate limit
+        # what the listing answer says of a repository instead: an error, or None (left out)
+        self.listing_answers: dict[str, TreeResult | None] = {}
 
     def _repo(self, name: str) -> RemoteRepo:
         full = f"org/{name}"
@@ -61,7 +63,13 @@ class MemoryForge:
         return Listing(files), {p: f"oid-{p}" for p in FILES}
 
     def trees(self, repos: Sequence[RemoteRepo]) -> dict[str, TreeResult]:
-        return {r.full_name: self.tree(r) for r in repos}
+        out = {r.full_name: self.tree(r) for r in repos}
+        for name, answer in self.listing_answers.items():
+            if answer is None:
+                out.pop(name, None)
+            else:
+                out[name] = answer
+        return out
 
     def read_blobs(
         self, wanted: Sequence[tuple[RemoteRepo, dict[str, BlobRef]]], max_size: int
@@ -140,17 +148,10 @@ def test_a_rate_limit_past_max_wait_parks_without_storing_half_read_repositories
 
 
 def test_a_listing_that_got_no_answer_is_an_error_not_an_empty_repository(
-    tmp_path: Path, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, ruleset: Ruleset
 ) -> None:
     store, client = _store(tmp_path), MemoryForge()
-    real = client.trees
-
-    def trees(repos: Sequence[RemoteRepo]) -> dict[str, TreeResult]:
-        out = real(repos)
-        out["org/c"] = Unanswered("tree query timed out after 30 s")
-        return out
-
-    monkeypatch.setattr(client, "trees", trees)
+    client.listing_answers = {"org/c": Unanswered("tree query timed out after 30 s")}
     outcome = _scan(client, store, ruleset)
     c = next(r for r in store.load_scan(outcome.scan_id).repos if r.name == "org/c")
     assert (c.status, c.error) == (RepoStatus.ERROR, "tree query timed out after 30 s")
@@ -212,21 +213,14 @@ def test_a_store_failure_before_the_first_repository_leaves_no_scan_running(
 
 
 def test_a_listing_the_forge_left_out_is_unanswered_not_a_plain_error(
-    tmp_path: Path, ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, ruleset: Ruleset
 ) -> None:
     store, client = _store(tmp_path), MemoryForge()
-    real = client.trees
-
-    def trees(repos: Sequence[RemoteRepo]) -> dict[str, TreeResult]:
-        out = real(repos)
-        del out["org/c"]  # left out without a word
-        return out
-
-    monkeypatch.setattr(client, "trees", trees)
+    client.listing_answers = {"org/c": None}  # left out without a word
     outcome = _scan(client, store, ruleset)
     assert (outcome.status, outcome.errors) == ("incomplete", 1)
     note = store.load_scan(outcome.scan_id).note or ""
     assert "1 repositories not fully read" in note and "org/c: no listing returned" in note
-    client.trees = real  # type: ignore[method-assign]
+    client.listing_answers = {}
     resumed = _scan(client, store, ruleset, resume=True)
     assert (resumed.scan_id, resumed.status, resumed.repos) == (outcome.scan_id, "complete", 1)

@@ -403,25 +403,25 @@ class GitHubClient:
             data = answer.get("data") or {}
             for i, (repo, prefix, _expr) in enumerate(batch):
                 walk = walks.get(repo.full_name)
-                if walk is None or walk.failed:  # already switched to REST or failed
-                    continue
+                if walk is None or walk.rest or walk.refused is not None:
+                    continue  # already switched to REST, or refused
                 refused = _refusal(answer, f"t{i}")
                 if refused is not None:  # gone, forbidden or blocked since it was listed
-                    walk.failed, walk.refused = "refused", refused
+                    walk.refused = refused
                     continue
                 node = (data.get(f"t{i}") or {}).get("object")
                 if node is None:  # unexplained: one REST call gives the precise answer
-                    walk.failed = _errors(answer, f"t{i}") or "tree not returned by GitHub"
+                    walk.rest = True
                     continue
                 for sub_prefix, oid in walk.add(prefix, node.get("entries") or []):
                     pending.append((repo, sub_prefix, oid))
                 if walk.deep_folders > GRAPHQL_FOLDER_LIMIT:
-                    walk.failed = "rest"  # cheaper as one recursive REST tree
+                    walk.rest = True  # cheaper as one recursive REST tree
         for full_name, walk in walks.items():
             repo = next(r for r in repos if r.full_name == full_name)
             if walk.refused is not None:
                 out[full_name] = walk.refused
-            elif walk.failed:
+            elif walk.rest:
                 try:
                     out[full_name] = self.tree(repo)
                 except ReadError as exc:
@@ -584,7 +584,7 @@ class _Walk:
         self.oids: dict[str, str] = {}
         self.problems = ProblemLog()
         self.deep_folders = 0
-        self.failed = ""
+        self.rest = False  # read as one recursive REST tree instead (unexplained gap, deep tree)
         self.refused: ReadError | None = None  # GitHub's reason the repository is unreadable
 
     def add(self, prefix: str, entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
