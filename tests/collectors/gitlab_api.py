@@ -280,14 +280,21 @@ class GitLabAPI:
         assert match is not None
         return unquote(match.group(1))
 
-    def _group(self, request: Any) -> tuple[int, dict[str, str], str]:
-        faulted = self._rest("check")
+    def _refused(self, request: Any, kind: str) -> tuple[int, dict[str, str], str] | None:
+        """A group request's scripted fault, 401 or 404 (another group), when one is due."""
+        faulted = self._rest(kind)
         if faulted:
             return faulted
         if self._authenticated(request) is None:
             return self._unauthorized()
         if self._group_of(request.url) != self.group:
             return 404, self._headers(), json.dumps({"message": "404 Group Not Found"})
+        return None
+
+    def _group(self, request: Any) -> tuple[int, dict[str, str], str]:
+        refused = self._refused(request, "check")
+        if refused:
+            return refused
         return 200, self._headers(), json.dumps({"id": 1, "full_path": self.group})
 
     def _listed(self) -> list[ServedRepo]:
@@ -298,13 +305,9 @@ class GitLabAPI:
         ]
 
     def _projects(self, request: Any) -> tuple[int, dict[str, str], str]:
-        faulted = self._rest("projects")
-        if faulted:
-            return faulted
-        if self._authenticated(request) is None:
-            return self._unauthorized()
-        if self._group_of(request.url) != self.group:
-            return 404, self._headers(), json.dumps({"message": "404 Group Not Found"})
+        refused = self._refused(request, "projects")
+        if refused:
+            return refused
         items = [gitlab_project(r, self.ids[r.full_name], "private") for r in self._listed()]
         answer = self._paged(request.url, items)
         change = self.after_page.pop(self._page(request.url)[0], None)
