@@ -25,7 +25,12 @@ from driftscan.collectors.git import CachedClone
 from driftscan.engine.detect import CompiledRuleset, DetectOptions, detect_repo, matched_paths
 from driftscan.engine.extract import is_source_code
 from driftscan.engine.rules import Ruleset
-from driftscan.lifecycle import stop_failed, stop_interrupted
+from driftscan.lifecycle import (
+    stop_failed,
+    stop_interrupted,
+    unanswered_note,
+    unanswered_reason,
+)
 from driftscan.models import (
     Listing,
     ReadError,
@@ -131,7 +136,7 @@ def run_forge_scan(
                     results = _scan_chunk(client, chunk, compiled, detect_options)
                     emit(results)
                     if all(r.unanswered for r in results):
-                        raise _Silent(_reason(results[0]))
+                        raise _Silent(unanswered_reason(results[0]))
     except (Parked, _Silent) as stop:
         if isinstance(stop, Parked):
             at = time.strftime("%H:%M UTC", time.gmtime(time.time() + stop.wait_seconds))
@@ -158,13 +163,7 @@ def run_forge_scan(
         raise
     notes: list[str] = []
     if unanswered:
-        # Not a refusal (that is the repository's recorded error): the forge said nothing, so
-        # what these repositories hold is unknown and the scan is not complete.
-        notes.append(
-            f"{len(unanswered)} repositories not fully read: {client.forge} gave no answer "
-            f"(first: {unanswered[0].name}: {_reason(unanswered[0])}); run the same command "
-            "with --resume to read them again"
-        )
+        notes.append(unanswered_note(unanswered, client.forge))
     if skipped:
         parts = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
         notes.append(f"skipped by filters: {parts}")
@@ -176,14 +175,6 @@ def run_forge_scan(
 class _Silent(Exception):
     """A whole chunk of repositories got no answer: the forge is down or unreachable, and
     going on would only record every remaining repository as unread, slowly."""
-
-
-def _reason(result: RepoResult) -> str:
-    """Why a repository is unanswered: its error, else its first unanswered read."""
-    if result.error:
-        return result.error
-    unread = [p.reason for p in result.problems if p.reason.startswith("not read (no answer)")]
-    return unread[0] if unread else "no answer"
 
 
 def _scan_chunk(

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
 
+from driftscan.models import RepoResult
 from driftscan.store.queries import LeaseLost, Store, StoreError
 
 
@@ -91,3 +92,23 @@ def _finish_quietly(store: Store, scan_id: int, status: str, note: str) -> None:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else ""
+
+
+def unanswered_note(unanswered: list[RepoResult], who: str) -> str:
+    """Why a scan that stored every repository is still not complete: `who` (a forge, git)
+    gave no answer for part of some. Not a refusal (that is a repository's recorded error):
+    what these repositories hold is unknown until they are read again."""
+    first = unanswered[0]
+    return (
+        f"{len(unanswered)} repositories not fully read: {who} gave no answer (first: "
+        f"{first.name}: {unanswered_reason(first)}); run the same command with --resume to "
+        "read them again"
+    )
+
+
+def unanswered_reason(result: RepoResult) -> str:
+    """Why a repository is unanswered: its error, else its first unanswered read."""
+    if result.error:
+        return result.error
+    unread = [p.reason for p in result.problems if p.reason.startswith("not read (no answer)")]
+    return unread[0] if unread else "no answer"

@@ -31,8 +31,13 @@ from driftscan.collectors.base import SourceSpec, discover, open_source
 from driftscan.collectors.git import redact_url
 from driftscan.engine.detect import CompiledRuleset, DetectOptions, detect_repo
 from driftscan.engine.rules import Ruleset
-from driftscan.lifecycle import interrupt_signals, stop_failed, stop_interrupted
-from driftscan.models import ReadError, RepoMeta, RepoResult, RepoStatus, ScanOutcome
+from driftscan.lifecycle import (
+    interrupt_signals,
+    stop_failed,
+    stop_interrupted,
+    unanswered_note,
+)
+from driftscan.models import ReadError, RepoMeta, RepoResult, RepoStatus, ScanOutcome, Unanswered
 from driftscan.pathnames import escape_name
 from driftscan.store.queries import KnownHead, Store, StoreError
 
@@ -109,7 +114,12 @@ def scan_one(
         )
     except ReadError as exc:
         return RepoResult(
-            source.name, source.location, RepoMeta(), RepoStatus.ERROR, error=str(exc)
+            source.name,
+            source.location,
+            RepoMeta(),
+            RepoStatus.ERROR,
+            error=str(exc),
+            unanswered=isinstance(exc, Unanswered),
         )
     except Exception as exc:  # a bug must cost one repository, not the scan
         where = traceback.extract_tb(exc.__traceback__)[-1]
@@ -238,6 +248,7 @@ class _Recorder:
         self.batch: list[RepoResult] = []
         self.last_flush = time.monotonic()
         self.done = self.stored = self.errors = self.reused = self.partial = 0
+        self.unanswered: list[RepoResult] = []  # stored, but git gave no answer for part
 
     def take(self, result: RepoResult) -> None:
         self.done += 1
@@ -256,6 +267,8 @@ class _Recorder:
             self.errors += result.status is RepoStatus.ERROR
             self.partial += result.status is not RepoStatus.ERROR and not result.complete
             self.reused += result.reused
+            if result.unanswered:
+                self.unanswered.append(result)
 
 
 def run_scan(
@@ -343,5 +356,8 @@ def _scan(
     finally:
         if workers is not None:
             workers.close(abort=not completed)
+    if recorder.unanswered:  # a git that hung on a repository: what it holds is unknown
+        store.finish_scan(scan_id, "incomplete", unanswered_note(recorder.unanswered, "git"))
+        return "incomplete"
     store.finish_scan(scan_id, "complete")
     return "complete"

@@ -60,7 +60,12 @@ def test_a_fifo_in_the_git_directory_costs_one_repository_within_the_time_limit(
     repo = fifo_repo(org.world, which)
     normal = org.normal[0]
     scan = scan_in([str(repo), str(normal)], ruleset, tmp_path, seconds=30)
-    assert scan.outcome.status == "complete"
+    # git gave no answer: what the repository holds is unknown, so the scan is not complete
+    assert scan.outcome.status == "incomplete"
+    note = scan.store.load_scan(scan.outcome.scan_id).note or ""
+    assert (
+        note.startswith("1 repositories not fully read: git gave no answer") and "--resume" in note
+    )
     got = scan.results[repo.name]
     assert (got.status.value, got.complete, got.error or "") == (status, complete, error)
     assert {p.path: p.reason for p in got.problems} == ({"Jenkinsfile": problem} if problem else {})
