@@ -165,7 +165,6 @@ class ForgeSource:
         self._sizes: dict[str, int | None] = {}
         self._cache: dict[str, Blob] = {}
         self._forge_path: dict[str, str] = {}  # listed text -> the forge's path, where they differ
-        self._listed_path: dict[str, str] = {}  # and back
 
     @property
     def name(self) -> str:
@@ -195,7 +194,7 @@ class ForgeSource:
         self._listing = self._adopt(listing, oids)
 
     def _adopt(self, listing: Listing, oids: dict[str, str]) -> Listing:
-        self._forge_path, self._listed_path = {}, {}
+        self._forge_path = {}
         files = tuple(FileEntry(self._listed(f.path), f.size) for f in listing.files)
         problems = tuple(Problem(self._listed(p.path), p.reason) for p in listing.problems)
         self._oids = {self._listed(path): oid for path, oid in oids.items()}
@@ -205,12 +204,12 @@ class ForgeSource:
     def _listed(self, path: str) -> str:
         shown = escape_name(path)
         if shown != path:
-            self._forge_path[shown], self._listed_path[path] = path, shown
+            self._forge_path[shown] = path
         return shown
 
     def fill(self, blobs: dict[str, Blob]) -> None:
         """Contents fetched for several repositories at once by the scan (the forge's paths)."""
-        self._cache.update({self._listed_path.get(p, p): blob for p, blob in blobs.items()})
+        self._cache.update({escape_name(p): blob for p, blob in blobs.items()})
 
     def _size_ok(self, path: str) -> bool:
         size = self._sizes.get(path)
