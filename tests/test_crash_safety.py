@@ -175,6 +175,20 @@ def scan_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def hanging_env(tmp_path: Path, org: Path, index: int, stuck: Path) -> dict[str, str]:
+    """A scan environment in which the worker given the index-th repository (by name) says
+    so in `stuck`, then hangs for ten minutes: the scan cannot finish before it is stopped."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    slow = sorted(p.name for p in org.iterdir())[index]
+    return scan_env(
+        tmp_path,
+        PYTHONPATH=os.pathsep.join([str(hooks), os.environ.get("PYTHONPATH", "")]),
+        **{HANG_MARKER: f"{slow}{os.pathsep}{stuck}"},
+    )
+
+
 def test_kill_9_at_random_moments_then_resume_equals_an_uninterrupted_scan(
     org: Path, reference: dict, tmp_path: Path, scans: list[Scan]
 ) -> None:
@@ -211,16 +225,8 @@ def test_kill_9_at_random_moments_then_resume_equals_an_uninterrupted_scan(
 def test_a_worker_stuck_in_a_repository_dies_with_the_killed_scan(
     org: Path, tmp_path: Path, scans: list[Scan]
 ) -> None:
-    hooks = tmp_path / "hooks"
-    hooks.mkdir()
-    (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
     stuck = tmp_path / "stuck"
-    slow = sorted(p.name for p in org.iterdir())[5]
-    env = scan_env(
-        tmp_path,
-        PYTHONPATH=os.pathsep.join([str(hooks), os.environ.get("PYTHONPATH", "")]),
-        **{HANG_MARKER: f"{slow}{os.pathsep}{stuck}"},
-    )
+    env = hanging_env(tmp_path, org, 5, stuck)
     scan = Scan(str(org), "--db", f"sqlite:///{tmp_path / 'scans.db'}", "--jobs", "2", env=env)
     scans.append(scan)
     deadline = time.monotonic() + 120
@@ -246,9 +252,13 @@ def test_sigterm_and_ctrl_c_end_cleanly_with_one_line(
     exit_code: int,
 ) -> None:
     db = f"sqlite:///{tmp_path / 'scans.db'}"
-    scan = Scan(str(org), "--db", db, "--jobs", "2", env=scan_env(tmp_path))
+    # one late repository hangs, so the scan is still running when the signal comes (a scan
+    # of 64 repositories can otherwise end before the test has read 30 progress lines)
+    env = hanging_env(tmp_path, org, ORG_SIZE - 4, tmp_path / "stuck")
+    scan = Scan(str(org), "--db", db, "--jobs", "2", env=env)
     scans.append(scan)
     scan.wait_for_results(random.Random(int(signum)).randint(5, 30))
+    assert scan.proc.poll() is None  # still running: the signal stops a live scan
     # Ctrl-C in a terminal reaches every process of the foreground group: workers too.
     (os.killpg if whole_group else os.kill)(scan.proc.pid, signum)
     code, err = scan.end(timeout=60)
