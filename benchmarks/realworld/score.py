@@ -1,6 +1,6 @@
 """Score detection against hand-labelled public repositories (benchmarks/realworld/repos.yaml).
 
-    python benchmarks/realworld/score.py --mirrors /path/to/checkouts [--labels F] [--details]
+    python benchmarks/realworld/score.py --mirrors /path/to/checkouts [--labels F ...] [--details]
 
 `--mirrors` is a folder holding a git repository (bare or work tree) per labelled repo, as
 `owner+name/repo`, `owner+name`, `owner/name` or `name`; each is scanned at the labelled commit
@@ -47,6 +47,11 @@ class Tally:
     def recall(self) -> float:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
+    @property
+    def f1(self) -> float:
+        total = self.precision + self.recall
+        return 2 * self.precision * self.recall / total if total else 0.0
+
 
 def locate(mirrors: Path, repo: str) -> Path | None:
     owner, name = repo.split("/", 1)
@@ -68,8 +73,10 @@ def evidence_of(result: RepoResult, value: str) -> str:
     return ""
 
 
-def score(mirrors: Path, labels: Path = LABELS) -> tuple[dict[str, Tally], list[str]]:
-    entries: list[dict[str, Any]] = yaml.safe_load(labels.read_text())
+def score(mirrors: Path, labels: list[Path] | None = None) -> tuple[dict[str, Tally], list[str]]:
+    entries: list[dict[str, Any]] = [
+        entry for path in labels or [LABELS] for entry in yaml.safe_load(path.read_text())
+    ]
     compiled = CompiledRuleset.compile(load_ruleset())
     tallies = {c: Tally() for c in CATEGORIES}
     skipped = []
@@ -114,7 +121,10 @@ def main() -> int:
     )
     parser.add_argument("--mirrors", type=Path, required=True)
     parser.add_argument(
-        "--labels", type=Path, default=LABELS, help="repos.yaml (tuning set) or holdout.yaml"
+        "--labels",
+        type=Path,
+        action="append",
+        help="repos.yaml (tuning set, the default), holdout.yaml or widened.yaml; repeatable",
     )
     parser.add_argument("--details", action="store_true")
     parser.add_argument("--json", action="store_true")
@@ -130,6 +140,7 @@ def main() -> int:
                         "tp": t.tp,
                         "fp": t.fp,
                         "fn": t.fn,
+                        "f1": t.f1,
                     }
                     for c, t in tallies.items()
                 },
@@ -137,9 +148,14 @@ def main() -> int:
             )
         )
         return 0
-    print(f"{'category':<12} {'precision':>9} {'recall':>7} {'tp':>4} {'fp':>4} {'fn':>4}")
+    print(
+        f"{'category':<12} {'precision':>9} {'recall':>7} {'f1':>6} {'tp':>4} {'fp':>4} {'fn':>4}"
+    )
     for category, t in tallies.items():
-        print(f"{category:<12} {t.precision:>9.3f} {t.recall:>7.3f} {t.tp:>4} {t.fp:>4} {t.fn:>4}")
+        print(
+            f"{category:<12} {t.precision:>9.3f} {t.recall:>7.3f} {t.f1:>6.3f}"
+            f" {t.tp:>4} {t.fp:>4} {t.fn:>4}"
+        )
     for line in skipped:
         print(f"skipped: {line}")
     if args.details:
