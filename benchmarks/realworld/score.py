@@ -101,6 +101,9 @@ def score(mirrors: Path, labels: list[Path] | None = None) -> tuple[dict[str, Ta
         for category in CATEGORIES:
             expected = set(entry["labels"].get(category) or [])
             got = by_category[category]
+            if only_ids is not None:
+                expected &= only_ids
+                got = got & only_ids
             tally = tallies[category]
             tally.tp += len(expected & got)
             for value in sorted(got - expected):
@@ -126,10 +129,20 @@ def main() -> int:
         action="append",
         help="repos.yaml (tuning set, the default), holdout.yaml or widened.yaml; repeatable",
     )
+    parser.add_argument(
+        "--only-ids",
+        type=Path,
+        help="score only these value ids (one per line): catalogue-v1.txt for sets labelled before"
+        " issue 12",
+    )
     parser.add_argument("--details", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    tallies, skipped = score(args.mirrors, args.labels)
+    only_ids = None
+    if args.only_ids:
+        lines = args.only_ids.read_text().splitlines()
+        only_ids = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    tallies, skipped = score(args.mirrors, args.labels, only_ids)
     if args.json:
         print(
             json.dumps(
