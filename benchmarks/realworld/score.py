@@ -73,7 +73,11 @@ def evidence_of(result: RepoResult, value: str) -> str:
     return ""
 
 
-def score(mirrors: Path, labels: list[Path] | None = None) -> tuple[dict[str, Tally], list[str]]:
+def score(
+    mirrors: Path, labels: list[Path] | None = None, only_ids: set[str] | None = None
+) -> tuple[dict[str, Tally], list[str]]:
+    """Tallies per category; with `only_ids`, values outside it are neither expected nor
+    counted (a set labelled against an older catalogue knows nothing of newer ids)."""
     entries: list[dict[str, Any]] = [
         entry for path in labels or [LABELS] for entry in yaml.safe_load(path.read_text())
     ]
