@@ -147,3 +147,235 @@ sentry-sdk[flask]==2.14.0
 ddtrace==2.1  # via some-lib
 """
     assert names(m.parse_requirements(text)) == ["flask", "sentry-sdk"]
+
+
+def test_pubspec_direct_and_dev_dependencies_not_overrides() -> None:
+    text = """name: shop_app
+description: "A new Flutter project."
+publish_to: 'none' # Remove this line if you wish to publish to pub.dev
+version: 1.0.0+1
+
+environment:
+  sdk: '>=3.3.0 <4.0.0'
+
+dependencies:
+  flutter:
+    sdk: flutter
+  cupertino_icons: ^1.0.6
+  sentry_flutter: ^8.9.0
+  # sentry_dio: ^8.9.0
+  http: ^1.2.1
+
+dev_dependencies:
+  flutter_test:
+    sdk: flutter
+  sentry_dart_plugin: ^2.1.0
+
+dependency_overrides:
+  sentry: 8.9.0
+
+sentry:
+  upload_debug_symbols: true
+  project: shop-app
+"""
+    deps = m.parse_pubspec(text)
+    assert names(deps) == [
+        "cupertino_icons",
+        "flutter",
+        "flutter_test",
+        "http",
+        "sentry_dart_plugin",
+        "sentry_flutter",
+    ]
+    assert {d.name: d.line for d in deps}["sentry_flutter"] == 13
+    assert all(d.ecosystem == "pub" for d in deps)
+
+
+def test_mix_exs_deps_tuples_only() -> None:
+    text = """defmodule Shop.MixProject do
+  use Mix.Project
+
+  def project do
+    [
+      app: :shop,
+      elixir: "~> 1.15",
+      dialyzer: [plt_file: {:no_warn, "priv/plts/dialyzer.plt"}],
+      deps: deps()
+    ]
+  end
+
+  def application do
+    [mod: {Shop.Application, []}, extra_applications: [:logger, :runtime_tools]]
+  end
+
+  # Dependencies can be Hex packages:
+  #
+  #   {:mydep, "~> 0.3.0"}
+  #
+  defp deps do
+    [
+      {:phoenix, "~> 1.7.10"},
+      {:sentry, "~> 10.0"},
+      # {:appsignal, "~> 2.8"},
+      {:credo, "~> 1.7", only: [:dev, :test], runtime: false},
+      {:heroicons,
+       github: "tailwindlabs/heroicons", tag: "v2.1.1", sparse: "optimized", app: false},
+      {:core, in_umbrella: true}
+    ]
+  end
+end
+"""
+    deps = m.parse_mix_exs(text)
+    assert names(deps) == ["core", "credo", "heroicons", "phoenix", "sentry"]
+    assert {d.name: d.line for d in deps}["sentry"] == 24
+    assert all(d.ecosystem == "hex" for d in deps)
+
+
+def test_package_swift_urls_named_by_repository() -> None:
+    text = """// swift-tools-version: 5.9
+import PackageDescription
+
+let package = Package(
+    name: "ShopKit",
+    dependencies: [
+        .package(url: "https://github.com/getsentry/sentry-cocoa", from: "8.36.0"),
+        .package(name: "Alamofire", url: "https://github.com/Alamofire/Alamofire.git", .upToNextMajor(from: "5.9.0")),
+        // .package(url: "https://github.com/DataDog/dd-sdk-ios", from: "2.0.0"),
+        .package(path: "../LocalKit"),
+    ],
+    targets: [
+        .binaryTarget(name: "Other", url: "https://example.com/releases/Other.xcframework.zip", checksum: "00"),
+        .target(name: "ShopKit", dependencies: [.product(name: "Sentry", package: "sentry-cocoa")]),
+    ]
+)
+"""
+    deps = m.parse_package_swift(text)
+    assert [(d.name, d.line) for d in deps] == [
+        ("github.com/getsentry/sentry-cocoa", 7),
+        ("github.com/alamofire/alamofire", 8),
+    ]
+    assert m.swift_package_name("git@github.com:getsentry/sentry-cocoa.git") == (
+        "github.com/getsentry/sentry-cocoa"
+    )
+    assert m.swift_package_name("ssh://git@gitlab.example.com:2222/ios/kit.git/") == (
+        "gitlab.example.com/ios/kit"
+    )
+
+
+def test_xcode_project_and_cartfile_name_swift_packages() -> None:
+    pbx = """/* Begin XCRemoteSwiftPackageReference section */
+\t\t8A1F2B3C2A00000000000001 /* XCRemoteSwiftPackageReference "sentry-cocoa" */ = {
+\t\t\tisa = XCRemoteSwiftPackageReference;
+\t\t\trepositoryURL = "https://github.com/getsentry/sentry-cocoa.git";
+\t\t\trequirement = {
+"""
+    assert [(d.ecosystem, d.name, d.line) for d in m.parse_pbxproj(pbx)] == [
+        ("swift", "github.com/getsentry/sentry-cocoa", 4)
+    ]
+    cart = '# crash reports\ngithub "getsentry/sentry-cocoa" ~> 8.0\n# github "bugsnag/bugsnag-cocoa"\ngit "https://gitlab.example.com/ios/kit.git" "main"\n'
+    assert names(m.parse_cartfile(cart)) == [
+        "github.com/getsentry/sentry-cocoa",
+        "gitlab.example.com/ios/kit",
+    ]
+
+
+def test_podfile_and_podspec() -> None:
+    text = """platform :ios, '15.0'
+use_frameworks!
+
+target 'Shop' do
+  pod 'Sentry', '~> 8.36'
+  pod "Sentry/HybridSDK", :git => 'https://github.com/getsentry/sentry-cocoa.git'
+  # pod 'Bugsnag'
+  pod 'SnapKit' # layout
+end
+"""
+    deps = m.parse_podfile(text)
+    assert [(d.ecosystem, d.name, d.line) for d in deps] == [
+        ("cocoapods", "sentry", 5),
+        ("cocoapods", "sentry", 6),
+        ("cocoapods", "snapkit", 8),
+    ]
+    spec = "Pod::Spec.new do |s|\n  s.name = 'ShopKit'\n  s.dependency 'Sentry', '~> 8.0'\nend\n"
+    assert names(m.parse_podfile(spec)) == ["sentry"]
+
+
+def test_sbt_modules_as_maven_names_without_pins() -> None:
+    text = """ThisBuild / scalaVersion := "2.13.14"
+
+lazy val root = (project in file("."))
+  .settings(
+    name := "shop",
+    libraryDependencies ++= Seq(
+      "io.sentry" % "sentry-logback" % "7.14.0",
+      "com.typesafe.akka" %% "akka-actor" % akkaVersion,
+      "com.typesafe.play" % "play_2.13" % "2.9.4" % Provided,
+      // "com.datadoghq" % "dd-java-agent" % "1.38.0",
+      "org.scalatest" %% "scalatest" % "3.2.18" % Test
+    ),
+    dependencyOverrides ++= Seq(
+      "com.fasterxml.jackson.core" % "jackson-databind" % "2.17.1",
+      "io.opentelemetry" % "opentelemetry-api" % "1.40.0"
+    ),
+    dependencyOverrides += "org.slf4j" % "slf4j-api" % "2.0.13",
+    excludeDependencies += "commons-logging" % "commons-logging"
+  )
+libraryDependencies += "io.sentry" %% "sentry-scala" % "0.1" // after the pins
+"""
+    deps = m.parse_sbt(text)
+    assert names(deps) == [
+        "com.typesafe.akka:akka-actor",
+        "com.typesafe.play:play",
+        "io.sentry:sentry-logback",
+        "io.sentry:sentry-scala",
+        "org.scalatest:scalatest",
+    ]
+    assert {d.name: d.line for d in deps}["io.sentry:sentry-logback"] == 7
+    plugins = 'addSbtPlugin("io.sentry" % "sbt-sentry" % "1.0.0")\n'
+    assert names(m.parse_sbt(plugins)) == ["io.sentry:sbt-sentry"]
+
+
+def test_maven_names_drop_the_scala_suffix_everywhere() -> None:
+    pom = "<dependency><groupId>com.typesafe.akka</groupId><artifactId>akka-actor_2.13</artifactId></dependency>"
+    assert names(m.parse_pom(pom)) == ["com.typesafe.akka:akka-actor"]
+    gradle = "implementation 'org.apache.spark:spark-core_2.12:3.5.1'\n"
+    assert names(m.parse_gradle(gradle)) == ["org.apache.spark:spark-core"]
+    assert (
+        m.normalise("maven", "org.scala-lang:scala3-library_3") == "org.scala-lang:scala3-library"
+    )
+    assert m.normalise("maven", "io.sentry:sentry_30") == "io.sentry:sentry_30"
+
+
+def test_packages_config() -> None:
+    text = """<?xml version="1.0" encoding="utf-8"?>
+<packages>
+  <package id="Newtonsoft.Json" version="13.0.3" targetFramework="net472" />
+  <package id="Sentry" version="4.10.2" targetFramework="net472" />
+  <!-- <package id="Bugsnag" version="3.1.0" targetFramework="net472" /> -->
+  <package id="StyleCop.Analyzers" version="1.1.118" targetFramework="net472" developmentDependency="true" />
+</packages>
+"""
+    deps = m.parse_packages_config(text)
+    assert [(d.name, d.line) for d in deps] == [
+        ("newtonsoft.json", 3),
+        ("sentry", 4),
+        ("stylecop.analyzers", 6),
+    ]
+
+
+def test_manifests_are_not_source_code() -> None:
+    from driftscan.engine.extract import is_source_code
+
+    for path in ("build.gradle.kts", "app/mix.exs", "Package.swift", "project/Deps.scala"):
+        assert m.is_manifest(path)
+        assert not is_source_code(path)
+    for path in ("lib/shop.ex", "test/shop_test.exs", "lib/main.dart", "src/A.scala"):
+        assert is_source_code(path)
+    for lock in (
+        "pubspec.lock",
+        "mix.lock",
+        "Package.resolved",
+        "Podfile.lock",
+        "Cartfile.resolved",
+    ):
+        assert not m.is_manifest(lock)

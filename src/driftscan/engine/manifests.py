@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from driftscan.engine.paths import compile_glob
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -24,18 +26,38 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 @dataclass(frozen=True)
 class Dependency:
-    ecosystem: str  # pypi | npm | go | maven | rubygems | cargo | composer | nuget
+    ecosystem: str  # one of rules.ECOSYSTEMS
     name: str
     line: int | None
+
+
+# A Scala artifact's cross-version suffix: `akka-actor_2.13` and sbt's `%%` `akka-actor` are one.
+_SCALA_SUFFIX = re.compile(r"_(?:2\.1[0-3]|3)$")
 
 
 def normalise(ecosystem: str, name: str) -> str:
     name = name.strip()
     if ecosystem == "pypi":
         return re.sub(r"[-_.]+", "-", name).lower()
-    if ecosystem in ("npm", "composer", "nuget", "rubygems", "cargo"):
+    if ecosystem in ("npm", "composer", "nuget", "rubygems", "cargo", "pub", "cocoapods"):
         return name.lower()
+    if ecosystem == "maven":
+        return _SCALA_SUFFIX.sub("", name)
+    if ecosystem == "swift":
+        return swift_package_name(name)
     return name
+
+
+def swift_package_name(url: str) -> str:
+    """A Swift package's repository URL as `host/owner/repo`, lowercased: scheme, user,
+    `.git` and a trailing slash dropped (`git@github.com:a/b.git` -> `github.com/a/b`)."""
+    name = url.strip().lower()
+    name = re.sub(r"^[a-z][a-z0-9+.-]*://", "", name)
+    name = re.sub(r"^[^@/]+@", "", name)
+    if ":" in name.split("/", 1)[0] and not re.match(r"^[^/:]+:\d+/", name):
+        name = name.replace(":", "/", 1)  # scp-like `host:owner/repo`
+    name = re.sub(r":\d+/", "/", name, count=1)  # an explicit port
+    return name.rstrip("/").removesuffix(".git")
 
 
 def _line_of(text: str, needle: str) -> int | None:
@@ -266,7 +288,7 @@ def parse_pom(text: str) -> list[Dependency]:
                 continue
             group = _xml_field(m.group(1), "groupId") or "org.apache.maven.plugins"
             line = clean.count("\n", 0, m.start()) + 1
-            out.append(Dependency("maven", f"{group}:{artifact}", line))
+            out.append(Dependency("maven", normalise("maven", f"{group}:{artifact}"), line))
     return out
 
 
@@ -282,7 +304,8 @@ def parse_gradle(text: str) -> list[Dependency]:
     for number, raw in enumerate(text.splitlines(), 1):
         m = _GRADLE_DEP.match(raw)
         if m:
-            out.append(Dependency("maven", f"{m.group(1)}:{m.group(2)}", number))
+            name = normalise("maven", f"{m.group(1)}:{m.group(2)}")
+            out.append(Dependency("maven", name, number))
     return out
 
 
@@ -325,6 +348,227 @@ def parse_csproj(text: str) -> list[Dependency]:
     ]
 
 
+def _blank_comments(text: str, line: str, block: bool) -> str:
+    """Comments replaced by spaces, strings respected (a `//` inside `"https://..."` is text),
+    newlines kept so that offsets and line numbers stay true. `line` is the line-comment
+    marker (`//` or `#`); `block` adds `/* ... */`."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    quote = ""
+    while i < n:
+        ch = text[i]
+        if quote:
+            if ch == "\\" and i + 1 < n:
+                out.append(text[i : i + 2])
+                i += 2
+                continue
+            if ch == "\n" and len(quote) == 1:  # an unclosed one-line string (a char, a symbol)
+                quote = ""
+                continue
+            if text.startswith(quote, i):
+                out.append(quote)
+                i += len(quote)
+                quote = ""
+                continue
+            out.append(ch)
+            i += 1
+            continue
+        if text.startswith(line, i):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            out.append(" " * (end - i))
+            i = end
+            continue
+        if block and text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            out.append(re.sub(r"[^\n]", " ", text[i:end]))
+            i = end
+            continue
+        if ch in "\"'":
+            quote = ch * 3 if text.startswith(ch * 3, i) else ch
+            out.append(quote)
+            i += len(quote)
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _offset_line(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+# ---------------------------------------------------------------- Dart / Flutter (pub)
+
+_YAML_KEY = re.compile(r"^( *)([A-Za-z0-9_][\w.-]*|\"[^\"]+\"|'[^']+')[ \t]*:")
+
+
+def parse_pubspec(text: str) -> list[Dependency]:
+    """pubspec.yaml `dependencies` and `dev_dependencies` (children one level down); not
+    `dependency_overrides` (pins) and never pubspec.lock."""
+    out: list[Dependency] = []
+    section = False
+    child_indent: int | None = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split(" #", 1)[0].rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        m = _YAML_KEY.match(line)
+        indent = len(line) - len(line.lstrip(" "))
+        if indent == 0:
+            section = m is not None and m.group(2) in ("dependencies", "dev_dependencies")
+            child_indent = None
+            continue
+        if not section or m is None:
+            continue
+        if child_indent is None:
+            child_indent = indent
+        if indent == child_indent:
+            name = m.group(2).strip("\"'")
+            out.append(Dependency("pub", normalise("pub", name), number))
+    return out
+
+
+# ---------------------------------------------------------------- Elixir (hex)
+
+_MIX_DEPS_FN = re.compile(r"^[ \t]*defp?[ \t]+deps\b.*?(?=^[ \t]*defp?[ \t]|\Z)", re.M | re.S)
+_MIX_DEP = re.compile(
+    r"\{\s*:([a-z_][a-z0-9_]*)\s*,\s*(?:\"\s*(?:~>|>=|<=|==|!=|>|<|\d)"
+    r"|(?:git|github|path|in_umbrella|only|optional|override|runtime|app|hex|organization"
+    r"|repo|sparse|manager|compile|env|targets|branch|tag|ref|submodules|system_env)\s*:)"
+)
+
+
+def parse_mix_exs(text: str) -> list[Dependency]:
+    """mix.exs dependency tuples `{:name, "~> 1.0"}` / `{:name, git: ...}` (with `only:` and
+    other options), read inside `defp deps` when there is one. Never mix.lock."""
+    clean = _blank_comments(text, "#", block=False)
+    bodies = [(m.start(), m.group(0)) for m in _MIX_DEPS_FN.finditer(clean)] or [(0, clean)]
+    out = []
+    for start, body in bodies:
+        for m in _MIX_DEP.finditer(body):
+            line = _offset_line(clean, start + m.start())
+            out.append(Dependency("hex", m.group(1), line))
+    return out
+
+
+# ------------------------------------------------- Swift PM, Xcode, Carthage, CocoaPods
+
+_SWIFT_PACKAGE = re.compile(
+    r"\.package\s*\(\s*(?:name\s*:\s*\"[^\"]*\"\s*,\s*)?url\s*:\s*\"([^\"]+)\""
+)
+
+
+def parse_package_swift(text: str) -> list[Dependency]:
+    """Package.swift `.package(url: "...")` (also with a leading `name:`); `.package(path:)`
+    is local code. The name is the repository URL without scheme and `.git`, lowercased.
+    Never Package.resolved."""
+    clean = _blank_comments(text, "//", block=True)
+    return [
+        Dependency("swift", swift_package_name(m.group(1)), _offset_line(clean, m.start()))
+        for m in _SWIFT_PACKAGE.finditer(clean)
+    ]
+
+
+_PBX_PACKAGE = re.compile(r"^\s*repositoryURL\s*=\s*\"?([^\";\s]+)\"?\s*;", re.M)
+
+
+def parse_pbxproj(text: str) -> list[Dependency]:
+    """Swift packages an Xcode project adds (XCRemoteSwiftPackageReference `repositoryURL`)."""
+    return [
+        Dependency("swift", swift_package_name(m.group(1)), _offset_line(text, m.start(1)))
+        for m in _PBX_PACKAGE.finditer(text)
+    ]
+
+
+_CARTHAGE = re.compile(r"""^[ \t]*(github|git)[ \t]+"([^"]+)"(?=[^\n]*$)""", re.M)
+
+
+def parse_cartfile(text: str) -> list[Dependency]:
+    """Cartfile `github "owner/repo"` / `git "url"`, named like Swift packages. Never
+    Cartfile.resolved."""
+    clean = _blank_comments(text, "#", block=False)
+    out = []
+    for m in _CARTHAGE.finditer(clean):
+        url = f"github.com/{m.group(2)}" if m.group(1) == "github" else m.group(2)
+        out.append(Dependency("swift", swift_package_name(url), _offset_line(clean, m.start())))
+    return out
+
+
+_POD = re.compile(
+    r"""^[ \t]*(?:pod|\w+\.dependency)[ \t]*\(?[ \t]*["']([^"'/\s]+)(?:/[^"']*)?["']""", re.M
+)
+
+
+def parse_podfile(text: str) -> list[Dependency]:
+    """Podfile `pod 'Name'` and a podspec's `s.dependency 'Name'`; a subspec
+    (`Sentry/HybridSDK`) counts as its pod. Never Podfile.lock."""
+    clean = _blank_comments(text, "#", block=False)
+    return [
+        Dependency("cocoapods", normalise("cocoapods", m.group(1)), _offset_line(clean, m.start()))
+        for m in _POD.finditer(clean)
+    ]
+
+
+# ---------------------------------------------------------------- Scala (sbt)
+
+_SBT_MODULE = re.compile(r"\"([\w.\-]+)\"\s*%{1,3}\s*\"([\w.\-]+)\"")
+_SBT_PINS = re.compile(r"\b(?:dependencyOverrides|excludeDependencies)\s*(?:\+\+=|\+=|:=)")
+
+
+def _blank_pins(clean: str) -> str:
+    """`dependencyOverrides` / `excludeDependencies` settings blanked: they pin or drop
+    modules, they do not add them. The setting runs to its balanced `Seq(...)` or line end."""
+    chars = list(clean)
+    for m in _SBT_PINS.finditer(clean):
+        i, depth = m.end(), 0
+        while i < len(clean):
+            ch = clean[i]
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+                if depth < 0:
+                    break
+            elif ch == "\n" and depth == 0 and clean[m.end() : i].strip():
+                break
+            i += 1
+        for j in range(m.start(), i):
+            if chars[j] != "\n":
+                chars[j] = " "
+    return "".join(chars)
+
+
+def parse_sbt(text: str) -> list[Dependency]:
+    """sbt modules `"group" % "artifact"` / `%%` / `%%%` (libraryDependencies, Seq(...),
+    vals in project/*.scala, addSbtPlugin) as Maven `group:artifact`; dependencyOverrides and
+    excludeDependencies are pins."""
+    clean = _blank_pins(_blank_comments(text, "//", block=True))
+    return [
+        Dependency(
+            "maven",
+            normalise("maven", f"{m.group(1)}:{m.group(2)}"),
+            _offset_line(clean, m.start()),
+        )
+        for m in _SBT_MODULE.finditer(clean)
+    ]
+
+
+# ---------------------------------------------------------------- NuGet packages.config
+
+_PACKAGES_CONFIG = re.compile(r"""<package\s+(?:[^>]*?\s)?id\s*=\s*["']([^"']+)["']""", re.I)
+
+
+def parse_packages_config(text: str) -> list[Dependency]:
+    """packages.config `<package id="..." version="..." />` (the pre-PackageReference form)."""
+    clean = _XML_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    return [
+        Dependency("nuget", normalise("nuget", m.group(1)), _offset_line(clean, m.start()))
+        for m in _PACKAGES_CONFIG.finditer(clean)
+    ]
+
+
 Parser = Callable[[str], list[Dependency]]
 
 # Manifest globs and their parsers. Only these files are read for `dependency` signals.
@@ -347,4 +591,23 @@ MANIFESTS: dict[str, Parser] = {
     "**/*.csproj": parse_csproj,
     "**/*.fsproj": parse_csproj,
     "**/Directory.Packages.props": parse_csproj,
+    "**/packages.config": parse_packages_config,
+    "**/pubspec.yaml": parse_pubspec,
+    "**/mix.exs": parse_mix_exs,
+    "**/Package.swift": parse_package_swift,
+    "**/*.xcodeproj/project.pbxproj": parse_pbxproj,
+    "**/Cartfile": parse_cartfile,
+    "**/Podfile": parse_podfile,
+    "**/*.podspec": parse_podfile,
+    "**/build.sbt": parse_sbt,
+    "**/project/*.scala": parse_sbt,
+    "**/project/*.sbt": parse_sbt,
 }
+
+_MANIFEST_PATH = re.compile("|".join(f"(?:{compile_glob(g).pattern})" for g in MANIFESTS))
+
+
+def is_manifest(path: str) -> bool:
+    """A path some manifest parser reads (`build.gradle.kts`, `Package.swift`, `mix.exs` are
+    manifests even though their extensions are those of source code)."""
+    return _MANIFEST_PATH.fullmatch(path) is not None
