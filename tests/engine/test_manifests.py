@@ -730,3 +730,17 @@ def test_requirements_in_and_constraints() -> None:
     assert not m.is_manifest("constraints.txt")
     text = "-c constraints.txt\n-r base.in\nsentry-sdk[fastapi]>=2\n"
     assert names(m.parse_requirements(text)) == ["sentry-sdk"]
+
+
+def test_constraints_and_freeze_files_are_pins() -> None:
+    files = {
+        "requirements.txt": "sentry-sdk==2.14.0\n",
+        "requirements/constraints.txt": "ddtrace==2.9.0\n",
+        "requirements-lock.txt": "newrelic==9.0.0\n",
+        "requirements.freeze.txt": "rollbar==1.0.0\n",
+        "requirements/blocklist.txt": "bugsnag==4.7.0\n",
+    }
+    found = m.collect(
+        lambda glob: [p for p in files if m.compile_glob(glob).fullmatch(p)], files.get
+    )
+    assert sorted(d.name for d, _ in found) == ["bugsnag", "sentry-sdk"]

@@ -642,7 +642,7 @@ _MIX_DEPS_FN = re.compile(r"^[ \t]*defp?[ \t]+deps\b.*?(?=^[ \t]*defp?[ \t]|\Z)"
 _MIX_DEP = re.compile(
     r"\{\s*:([a-z_][a-z0-9_]*)\s*,\s*(?:\"\s*(?:~>|>=|<=|==|!=|>|<|\d)"
     r"|(?:git|github|path|in_umbrella|only|optional|override|runtime|app|hex|organization"
-    r"|repo|sparse|manager|compile|env|targets|branch|tag|ref|submodules|system_env)\s*:)"
+    r"|repo|sparse|manager|compile|env|targets|branch|tag|ref|submodules|system_env|depth)\s*:)"
 )
 
 
@@ -830,6 +830,12 @@ MANIFESTS: dict[str, Parser] = {
     "**/project/*.sbt": parse_sbt,
 }
 
+# A requirements file named as a constraints file or as a lock / freeze of an environment
+# pins what was resolved (`requirements/constraints.txt`, `requirements-lock.txt`).
+_PIN_FILE = re.compile(
+    r"(?:^|/|[-_.])(?:constraints?|lock(?:ed|file)?|freeze|frozen)(?:[-_.][^/]*)?\.(?:txt|in)$"
+)
+
 # Every file `collect` reads: the manifests and the Gradle version catalogs.
 MANIFEST_GLOBS: tuple[str, ...] = (*MANIFESTS, CATALOG_GLOB)
 _MANIFEST_PATH = re.compile("|".join(f"(?:{compile_glob(g).pattern})" for g in MANIFEST_GLOBS))
@@ -844,6 +850,8 @@ def collect(
     scripts: dict[str, str] = {}
     for glob, parser in MANIFESTS.items():
         for path in paths(glob):
+            if parser is parse_requirements and _PIN_FILE.search(path):
+                continue
             body = text(path)
             if body is None:
                 continue
