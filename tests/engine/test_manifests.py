@@ -744,3 +744,22 @@ def test_constraints_and_freeze_files_are_pins() -> None:
         lambda glob: [p for p in files if m.compile_glob(glob).fullmatch(p)], files.get
     )
     assert sorted(d.name for d, _ in found) == ["bugsnag", "sentry-sdk"]
+
+
+def test_nuspec_dependencies_and_versioned_package_manifests() -> None:
+    text = """<?xml version="1.0" encoding="utf-8"?>
+<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
+  <metadata>
+    <id>Shop.Telemetry</id>
+    <dependencies>
+      <group targetFramework="net8.0">
+        <dependency id="Sentry.Extensions.Logging" version="4.10.2" />
+        <!-- <dependency id="Bugsnag" version="3.1.0" /> -->
+      </group>
+    </dependencies>
+  </metadata>
+</package>
+"""
+    assert [(d.name, d.line) for d in m.parse_nuspec(text)] == [("sentry.extensions.logging", 7)]
+    assert m.is_manifest("Package@swift-5.9.swift")
+    assert m.is_manifest("src/Shop.Telemetry.nuspec")

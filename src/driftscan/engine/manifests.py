@@ -776,6 +776,20 @@ def parse_paket(text: str) -> list[Dependency]:
     ]
 
 
+# ---------------------------------------------------------------- NuGet .nuspec
+
+_NUSPEC = re.compile(r"""<dependency\s+(?:[^>]*?\s)?id\s*=\s*["']([^"']+)["']""", re.I)
+
+
+def parse_nuspec(text: str) -> list[Dependency]:
+    """A package's .nuspec `<dependency id="..." />` entries (in any dependency group)."""
+    clean = _XML_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    return [
+        Dependency("nuget", normalise("nuget", m.group(1)), _offset_line(clean, m.start()))
+        for m in _NUSPEC.finditer(clean)
+    ]
+
+
 # ---------------------------------------------------------------- NuGet packages.config
 
 _PACKAGES_CONFIG = re.compile(r"""<package\s+(?:[^>]*?\s)?id\s*=\s*["']([^"']+)["']""", re.I)
@@ -817,10 +831,12 @@ MANIFESTS: dict[str, Parser] = {
     "**/Directory.Packages.props": parse_csproj,
     "**/Directory.Build.{props,targets}": parse_csproj,
     "**/paket.dependencies": parse_paket,
+    "**/*.nuspec": parse_nuspec,
     "**/packages.config": parse_packages_config,
     "**/pubspec.yaml": parse_pubspec,
     "**/mix.exs": parse_mix_exs,
     "**/Package.swift": parse_package_swift,
+    "**/Package@swift-*.swift": parse_package_swift,
     "**/*.xcodeproj/project.pbxproj": parse_pbxproj,
     "**/Cartfile": parse_cartfile,
     "**/Podfile": parse_podfile,
