@@ -554,51 +554,28 @@ def parse_csproj(text: str) -> list[Dependency]:
     ]
 
 
+_STRING = (
+    r'"""[\s\S]*?"""'
+    r"|'''[\s\S]*?'''"
+    r'|"(?:\\.|[^"\\\n])*"'
+    r"|'(?:\\.|[^'\\\n])*'"
+)
+_COMMENTS = {
+    ("//", True): re.compile(rf"({_STRING})|//[^\n]*|/\*[\s\S]*?(?:\*/|\Z)"),
+    ("//", False): re.compile(rf"({_STRING})|//[^\n]*"),
+    ("#", False): re.compile(rf"({_STRING})|#[^\n]*"),
+}
+
+
 def _blank_comments(text: str, line: str, block: bool) -> str:
     """Comments replaced by spaces, strings respected (a `//` inside `"https://..."` is text),
     newlines kept so that offsets and line numbers stay true. `line` is the line-comment
     marker (`//` or `#`); `block` adds `/* ... */`."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    quote = ""
-    while i < n:
-        ch = text[i]
-        if quote:
-            if ch == "\\" and i + 1 < n:
-                out.append(text[i : i + 2])
-                i += 2
-                continue
-            if ch == "\n" and len(quote) == 1:  # an unclosed one-line string (a char, a symbol)
-                quote = ""
-                continue
-            if text.startswith(quote, i):
-                out.append(quote)
-                i += len(quote)
-                quote = ""
-                continue
-            out.append(ch)
-            i += 1
-            continue
-        if text.startswith(line, i):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            out.append(" " * (end - i))
-            i = end
-            continue
-        if block and text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            out.append(re.sub(r"[^\n]", " ", text[i:end]))
-            i = end
-            continue
-        if ch in "\"'":
-            quote = ch * 3 if text.startswith(ch * 3, i) else ch
-            out.append(quote)
-            i += len(quote)
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
+
+    def blank(m: re.Match[str]) -> str:
+        return m.group(0) if m.group(1) is not None else re.sub(r"[^\n]", " ", m.group(0))
+
+    return _COMMENTS[(line, block)].sub(blank, text)
 
 
 def _offset_line(text: str, offset: int) -> int:
