@@ -28,7 +28,9 @@ from driftscan.engine.paths import GlobError, compile_glob
 # computed by an older engine are not reused for an unchanged repository.
 # 2: infra texts are redacted before hashing (new content hashes and signatures), names that
 # are not plain UTF-8 are escaped, rule regexes run under the `regex` module with a budget.
-ENGINE_VERSION = "2"
+# 3: dependency manifests of every ecosystem; pins (PackageVersion, dependencyManagement,
+# unused catalog entries, constraints files) and via-only pip-compile pins no longer count.
+ENGINE_VERSION = "3"
 
 BUILTIN_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
