@@ -61,6 +61,8 @@ _SLASH_EXT = frozenset(
         "h",
         "hpp",
         "dart",
+        "bicep",
+        "bicepparam",
         "jenkinsfile",
         "json5",
         "jsonnet",
