@@ -63,6 +63,8 @@ _SLASH_EXT = frozenset(
         "h",
         "hpp",
         "dart",
+        "bicep",
+        "bicepparam",
         "jenkinsfile",
         "json5",
         "jsonnet",
