@@ -104,6 +104,11 @@ def test_placeholders_references_and_stock_defaults_are_not_literal_secrets() ->
         "postgres",
         "1234",
         "aaaaaaaaaaaa",
+        "12345678",  # digits only: a port, a timeout, an id
+        "dev-secret-key",  # words only: a reminder, not a key
+        "https://login.microsoftonline.com/common",  # a TokenEndpoint
+        "/run/secrets/jwt-signing-key",  # a path
+        "some words 1234",  # a sentence
     ):
         assert not is_literal_secret(value), value
     for value in ("Bi11ing-Pr0d#77", "q8#h2vL!t6Wz@p0nR4", HEX32, "orders-dev-Pw42"):
@@ -220,6 +225,11 @@ def test_cloud_parameter_files() -> None:
     assert judged("cfn/params.json", cfn) == [("CloudFormation parameter secret", 3, None)]
     tfvars = 'region = "eu-west-1"\ndb_password = "Tf!Pr0d-Rds-2208"\napi_token = ""\n'
     assert judged("prod.tfvars", tfvars) == [("Terraform variable secret", 2, None)]
+    bicep = (
+        "using './main.bicep'\nparam adminPassword = 'Bicep-Adm1n!42'\n"
+        "param sqlPassword = az.getSecret('sub', 'rg', 'kv', 'sql')\n"
+    )
+    assert judged("main.bicepparam", bicep) == [("Bicep parameter secret", 2, None)]
 
 
 def test_kubernetes_secret_data_is_decoded_and_never_kept() -> None:

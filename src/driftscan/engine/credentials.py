@@ -242,18 +242,31 @@ _LITERAL_PLACEHOLDER = re.compile(
     re.I,
 )
 # Values that only point elsewhere: Spring/Jasypt ciphertext and Maven filtering tokens.
-_INDIRECT = re.compile(r"^(?:ENC\(|\{cipher\}|@[\w.-]+@$|vault:|op://|ENC\[)")
+# Values that only point elsewhere: Spring/Jasypt ciphertext, Maven filtering tokens, secret
+# references, URLs and file paths (a TokenEndpoint, a secret-file).
+_INDIRECT = re.compile(
+    r"^(?:ENC\(|\{cipher\}|@[\w.-]+@$|vault:|op://|ENC\[|[A-Za-z][\w+.-]*://|/|~/|\.{1,2}/"
+    r"|[A-Za-z]:\\)"
+)
+# A credential has some variety: a digit or a symbol. Word-only values (dev-secret-key,
+# acme-identity, supersecretpassword) are names or reminders, and digit-only ones are
+# ports, timeouts and ids.
+_VARIETY = re.compile(r"[0-9]|[^\w\s.-]")
 MIN_LITERAL = 8  # shorter literals are stock defaults (sa, root, 1234) or flags
 
 
 def is_literal_secret(value: str) -> bool:
     """Whether a value written under a secret's name is a credential: not empty, not a
     placeholder (changeme, <your-key>, xxx, ${VAR}, %(VAR)s, dummy/example values), not a
-    reference or ciphertext, not a stock default, at least 8 characters of some variety."""
+    reference, URL, path or ciphertext, not a stock default; at least 8 characters without
+    spaces, with a digit or a symbol, and not digits only."""
     value = value.strip().strip("\"'")
     return (
         len(value) >= MIN_LITERAL
         and len(set(value)) >= 4
+        and not value.isdigit()
+        and not any(c.isspace() for c in value)
+        and _VARIETY.search(value) is not None
         and _INDIRECT.match(value) is None
         and _LITERAL_PLACEHOLDER.search(value) is None
     )
@@ -492,6 +505,27 @@ def _cloudformation_parameters(path: str, text: str, salt: bytes) -> Iterator[Cr
             )
 
 
+_BICEPPARAM = re.compile(
+    r"""^[ \t]*param[ \t]+(?P<key>[A-Za-z_]\w*)[ \t]*=[ \t]*'(?P<value>(?:[^'\\\n]|\\.)*)'""",
+    re.M,
+)
+
+
+def _bicepparam(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    """Bicep parameter files: `param adminPassword = 'literal'` (getSecret() and
+    readEnvironmentVariable() are not literals)."""
+    if not path.endswith(".bicepparam"):
+        return
+    for m in _BICEPPARAM.finditer(text):
+        value = m.group("value")
+        if secret_named(m.group("key")) and is_literal_secret(value):
+            yield Credential(
+                "Bicep parameter secret",
+                _line_of(text, m.start("value")),
+                fingerprint(value, salt),
+            )
+
+
 _TFVARS_PAIR = re.compile(
     r"""^[ \t]*(?P<key>[A-Za-z_][\w-]*)[ \t]*=[ \t]*"""
     r""""(?P<value>(?:[^"\\\n]|\\.)*)"[ \t]*(?:#.*)?$""",
@@ -536,6 +570,7 @@ def framework_credentials(path: str, text: str, salt: bytes) -> Iterator[Credent
     yield from _arm_parameters(path, text, salt)
     yield from _cloudformation_parameters(path, text, salt)
     yield from _tfvars(path, text, salt)
+    yield from _bicepparam(path, text, salt)
 
 
 # Stripe test-mode keys: a real key of Stripe's test mode, harmless to money but still a
