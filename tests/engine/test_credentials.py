@@ -109,6 +109,8 @@ def test_placeholders_references_and_stock_defaults_are_not_literal_secrets() ->
         "https://login.microsoftonline.com/common",  # a TokenEndpoint
         "/run/secrets/jwt-signing-key",  # a path
         "some words 1234",  # a sentence
+        # JHipster's generated base64-secret: "my-secret-key-which-should-be-changed-in-..."
+        base64.b64encode(b"my-secret-key-which-should-be-changed-in-production\n").decode(),
     ):
         assert not is_literal_secret(value), value
     for value in ("Bi11ing-Pr0d#77", "q8#h2vL!t6Wz@p0nR4", HEX32, "orders-dev-Pw42"):
@@ -273,9 +275,16 @@ def test_env_file_and_template_names() -> None:
         ".flaskenv",
     ):
         assert is_env_file(path), path
-    for path in (".env.example", ".env-example", ".env_sample", "app.tmpl.env", ".sample.env"):
+    for path in (
+        ".env.example",
+        ".env-example",
+        ".env_sample",
+        "app.tmpl.env",
+        ".sample.env",
+        "config/application-secret-samples.yml",
+    ):
         assert is_template(path), path
-    assert not is_template("config/default.json") and not is_template("examples.yml")
+    assert not is_template("config/default.json") and not is_template("config/production.yml")
     secret = f"export API_TOKEN={RANDOM_HEX}\n"
     assert judged(".envrc", secret) == [("Secret in env file", 1, None)]
     assert judged("compose/app.tmpl.env", secret) == []

@@ -237,6 +237,7 @@ _LITERAL_PLACEHOLDER = re.compile(
     r"change[_ .-]?(?:me|it|this)|replace[_ .-]?(?:me|this|with)|fill[_ .-]?(?:me|in)|\byour"
     r"|<[^>]*>|\$\{|\$\(|%\(|\{\{|#\{|<%|x{3,}|\*{3,}|\.\.\.|example|sample|dummy|placeholder"
     r"|\bfake|\btodo\b|\btbd\b|insert[_ .-]|put[_ .-]|not[_ .-]?(?:a[_ .-]?)?(?:real[_ .-]?)?secret"
+    r"|should[_ .-]?be[_ .-]?changed|must[_ .-]?be[_ .-]?changed"
     r"|^(?:secret|secrets|password|passwd|pass|admin|root|guest|test|default|none|null|nil"
     r"|sa|postgres|mysql|redis|user|changeit|qwerty|letmein|token|key|apikey|api[_-]key)$",
     re.I,
@@ -261,6 +262,8 @@ def is_literal_secret(value: str) -> bool:
     reference, URL, path or ciphertext, not a stock default; at least 8 characters without
     spaces, with a digit or a symbol, and not digits only."""
     value = value.strip().strip("\"'")
+    if _decoded_placeholder(value):
+        return False
     return (
         len(value) >= MIN_LITERAL
         and len(set(value)) >= 4
@@ -270,6 +273,23 @@ def is_literal_secret(value: str) -> bool:
         and _INDIRECT.match(value) is None
         and _LITERAL_PLACEHOLDER.search(value) is None
     )
+
+
+_BASE64_VALUE = re.compile(r"^[A-Za-z0-9+/]{16,}={0,2}$")
+
+
+def _decoded_placeholder(value: str) -> bool:
+    """A base64 value that decodes to a placeholder sentence: JHipster's generated
+    `base64-secret` is "my-secret-key-which-should-be-changed-in-production...". The decoded
+    text is only looked at here."""
+    if _BASE64_VALUE.match(value) is None:
+        return False
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    text = decoded.strip()
+    return text.isprintable() and _LITERAL_PLACEHOLDER.search(text) is not None
 
 
 _DEV_ENVIRONMENTS = frozenset(
@@ -637,7 +657,7 @@ _CI_OR_COMPOSE = re.compile(
 # dot/dash/underscore-separated part of the name (app.tmpl.env, .env-example, .env_sample).
 _TEMPLATE_SUFFIX = re.compile(r"\.(?:example|sample|template|tmpl|dist|defaults?|skel)$", re.I)
 _TEMPLATE_PART = re.compile(
-    r"(?:^|[._-])(?:example|sample|template|tmpl|tpl|dist)(?:[._-]|$)", re.I
+    r"(?:^|[._-])(?:examples?|samples?|templates?|tmpl|tpl|dist)(?:[._-]|$)", re.I
 )
 
 
