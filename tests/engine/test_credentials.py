@@ -288,3 +288,20 @@ def test_env_file_and_template_names() -> None:
     secret = f"export API_TOKEN={RANDOM_HEX}\n"
     assert judged(".envrc", secret) == [("Secret in env file", 1, None)]
     assert judged("compose/app.tmpl.env", secret) == []
+
+
+def test_framework_checks_stay_linear_on_hostile_files() -> None:
+    import time
+
+    hostile = (
+        ("application.yml", "password: a" + " " * 200_000 + "x\n"),
+        ("application.properties", "password=a" + " " * 200_000 + "x\n"),
+        ("appsettings.json", '"' * 200_000),
+        ("config/dev.exs", 'secret_key_base: "' * 50_000),
+        ("application.yml", "password: Ab1!zzyyqq\n" * 50_000),
+    )
+    for path, text in hostile:
+        start = time.process_time()
+        found = list(file_credentials(path, text, b"s"))
+        assert time.process_time() - start < 2.0, path
+        assert len(found) <= 100

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import functools
 import hashlib
 import hmac
 import itertools
@@ -306,7 +307,14 @@ def _dev_environment(name: str) -> str | None:
 
 
 def _line_of(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
+    """1-based line of `offset`: a bisection over the text's newlines, found once per text
+    (a file with thousands of hits must not be re-counted from its start for each)."""
+    return bisect.bisect_right(_newlines(text), offset - 1) + 1
+
+
+@functools.lru_cache(maxsize=4)
+def _newlines(text: str) -> list[int]:
+    return [m.start() for m in re.finditer("\n", text)]
 
 
 def _basename(path: str) -> str:
@@ -385,14 +393,13 @@ def _django(path: str, text: str, salt: bytes) -> Iterator[Credential]:
 _SPRING_PATH = re.compile(
     r"(?:^|/)(?:application|bootstrap)(?:-(?P<profile>[\w.-]+))?\.(?:ya?ml|properties)$"
 )
+# Values are taken whole (greedy, linear) and trimmed in Python: a lazy value before optional
+# trailing blanks would backtrack quadratically on a long run of spaces.
 _YAML_PAIR = re.compile(
-    r"""^[ \t]*(?:-[ \t]+)?(?P<key>[\w.\[\]-]+)[ \t]*:[ \t]+"""
-    r"""(?P<value>[^\s#][^\n]*?)[ \t]*(?:[ \t]#[^\n]*)?$""",
-    re.M,
+    r"""^[ \t]*(?:-[ \t]+)?(?P<key>[\w.\[\]-]+)[ \t]*:[ \t]+(?P<value>[^\n]*)""", re.M
 )
-_PROPERTY = re.compile(
-    r"""^[ \t]*(?P<key>[\w.\[\]-]+)[ \t]*[=:][ \t]*(?P<value>[^\n]*?)[ \t]*$""", re.M
-)
+_PROPERTY = re.compile(r"""^[ \t]*(?P<key>[\w.\[\]-]+)[ \t]*[=:](?P<value>[^\n]*)""", re.M)
+_YAML_COMMENT = re.compile(r"[ \t]#")
 
 
 def _spring(path: str, text: str, salt: bytes) -> Iterator[Credential]:
@@ -400,13 +407,19 @@ def _spring(path: str, text: str, salt: bytes) -> Iterator[Credential]:
     if match is None:
         return
     env = _dev_environment(match.group("profile") or "")
-    pairs = _PROPERTY if path.endswith(".properties") else _YAML_PAIR
-    for m in pairs.finditer(text):
+    properties = path.endswith(".properties")
+    for m in (_PROPERTY if properties else _YAML_PAIR).finditer(text):
         if m.group(0).lstrip().startswith(("#", "!")):
             continue
         key = m.group("key").rsplit(".", 1)[-1]
-        value = m.group("value").strip().strip("\"'")
-        if secret_named(key) and is_literal_secret(value):
+        if not secret_named(key):
+            continue
+        raw = m.group("value")
+        if not properties:
+            comment = _YAML_COMMENT.search(raw)
+            raw = raw[: comment.start()] if comment else raw
+        value = raw.strip().strip("\"'")
+        if is_literal_secret(value):
             yield Credential(
                 "Spring configuration secret",
                 _line_of(text, m.start("value")),
@@ -677,9 +690,16 @@ def is_env_file(path: str) -> bool:
     )
 
 
+MAX_PER_FILE = 100  # a fact keeps 20 pieces of evidence; more from one file is a data dump
+
+
 def file_credentials(path: str, text: str, salt: bytes) -> Iterator[Credential]:
-    """Every credential of one file: the format detectors everywhere; the secret-named-key
-    checks chosen by what the file is (env file, framework file, other configuration)."""
+    """The credentials of one file (at most MAX_PER_FILE): the format detectors everywhere;
+    the secret-named-key checks chosen by what the file is (env, framework, configuration)."""
+    return itertools.islice(_file_credentials(path, text, salt), MAX_PER_FILE)
+
+
+def _file_credentials(path: str, text: str, salt: bytes) -> Iterator[Credential]:
     template = is_template(path)
     framework = not template and framework_file(path)
     env_file = is_env_file(path) and not template
