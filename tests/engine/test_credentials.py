@@ -147,6 +147,8 @@ def test_django_settings() -> None:
     assert judged("shop/settings.py", insecure) == [("Django development key", 1, "development")]
     fallback = 'SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "q8#h2vL!t6Wz@p0nR4$xK9m")\n'
     assert judged("shop/settings/production.py", fallback) == [("Django secret key", 1, None)]
+    either = "SECRET_KEY = os.getenv('SECRET_KEY') or 'q8#h2vL!t6Wz@p0nR4'\n"
+    assert judged("app/settings.py", either) == [("Django secret key", 1, None)]
     assert judged("shop/settings/test.py", "SECRET_KEY = 'q8#h2vL!t6Wz@p0nR4'\n") == [
         ("Django secret key", 1, "test")
     ]

@@ -363,12 +363,11 @@ _DJANGO_PATH = re.compile(
 )
 # SECRET_KEY = "literal", or the literal default of an environment lookup:
 # os.environ.get("SECRET_KEY", "..."), os.getenv(...), env("SECRET_KEY", default="..."),
-# config("SECRET_KEY", default="...") (decouple), env.str(...).
+# config("SECRET_KEY", default="...") (decouple), env.str(...), os.getenv("X") or "...".
 _DJANGO_SECRET = re.compile(
     r"""^SECRET_KEY(?:[ \t]*:[ \t]*str)?[ \t]*=[ \t]*"""
     r"""(?:(?:os\.environ\.get|os\.getenv|env(?:\.str)?|config|getenv)\("""
-    r"""[ \t]*["'][\w-]+["'][ \t]*,"""
-    r"""[ \t]*(?:default[ \t]*=[ \t]*)?)?"""
+    r"""[ \t]*["'][\w-]+["'][ \t]*(?:,[ \t]*(?:default[ \t]*=[ \t]*)?|\)[ \t]+or[ \t]+))?"""
     r"""[rbu]?(?P<quote>["'])(?P<value>[^"'\n]*)(?P=quote)""",
     re.M,
 )
