@@ -243,7 +243,6 @@ _LITERAL_PLACEHOLDER = re.compile(
     r"|sa|postgres|mysql|redis|user|changeit|qwerty|letmein|token|key|apikey|api[_-]key)$",
     re.I,
 )
-# Values that only point elsewhere: Spring/Jasypt ciphertext and Maven filtering tokens.
 # Values that only point elsewhere: Spring/Jasypt ciphertext, Maven filtering tokens, secret
 # references, URLs and file paths (a TokenEndpoint, a secret-file).
 _INDIRECT = re.compile(
