@@ -219,3 +219,44 @@ def test_a_travis_file_where_the_policy_says_github_actions(tmp_path: Path) -> N
         ("forbidden", "travis", ".travis.yml")
     ]
     assert data["existing"] == []
+
+
+DEV_EXS = """\
+import Config
+
+config :shop, ShopWeb.Endpoint,
+  http: [ip: {127, 0, 0, 1}, port: 4000],
+  secret_key_base: "Xq3tR8vYp1LmZ6wK9cB2nF5hJ0dS4gA7eU1iO3yT6rW8qP2xV5zN9mK4jH7gF0dS",
+  debug_errors: true
+"""
+
+
+def test_dev_default_credentials_pass_the_pr_check_and_a_real_one_fails(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / ".github" / "workflows").mkdir(parents=True)
+    (src / ".github" / "workflows" / "ci.yml").write_text(WORKFLOW)
+    root = make_git_repo(src, tmp_path / "shop")
+    git(root, "branch", "-M", "main")
+    git(root, "checkout", "-q", "-b", "feature")
+    (root / "config").mkdir()
+    (root / "config" / "dev.exs").write_text(DEV_EXS)
+    (root / "config" / "test.exs").write_text(DEV_EXS.replace("4000", "4002").replace("Xq3", "Zp9"))
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "phoenix dev and test config")
+    (tmp_path / "driftscan.yaml").write_text(
+        "version: 1\ndimensions:\n  secrets.handling:\n    forbidden: [plaintext-credential]\n"
+    )
+    (tmp_path / "baseline.json").write_text(json.dumps(BASELINE))
+    code, out = run(root, "--format", "json", "--fail-on", "medium")
+    data = json.loads(out)
+    (dev,) = [f for f in data["new"] if f["value"] == "plaintext-credential"]
+    assert dev["severity"] == "low" and "environment: dev, test" in dev["message"]
+    assert code == 0  # only development/test defaults: below the threshold
+    assert "Xq3tR8vYp1" not in out
+    (root / "config" / "master.key").write_text("8e6b1c0f4d2a97a3" + "c5e1f06b3d9a7c42\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "commit the master key")
+    code, out = run(root, "--format", "json", "--fail-on", "medium")
+    (real,) = [f for f in json.loads(out)["new"] if f["value"] == "plaintext-credential"]
+    assert real["severity"] == "high" and "environment" not in real["message"]
+    assert code == 1

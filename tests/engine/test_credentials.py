@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from driftscan.engine.credentials import find_credentials
+import base64
+
+from driftscan.engine.credentials import (
+    file_credentials,
+    find_credentials,
+    is_env_file,
+    is_literal_secret,
+    is_template,
+)
 
 # Assembled at run time so that this file itself holds no credential-shaped literal.
 AWS_KEY = "AKIA" + "Q3EGRJ7ZNY5LM2WP"
@@ -63,3 +71,239 @@ def test_random_secrets_under_secret_names_in_env_and_config_files() -> None:
     sealed = f"kind: SealedSecret\nspec:\n  encryptedData:\n    password: {RANDOM_HEX}\n"
     assert list(find_credentials(sealed, b"s", config_file=True)) == []
     assert list(find_credentials(yml, b"s")) == []  # the keyword checks need a file kind
+
+
+# -- framework files: placeholder (none) vs real vs a dev/test-only default ---------------
+
+
+HEX32 = "8e6b1c0f4d2a97a3" + "c5e1f06b3d9a7c42"
+STRIPE_TEST = "sk_" + "test_51OqLm2Hc8dKLm2Qp9Rz4Tv7Xw1YaB3cD"
+
+
+def judged(path: str, text: str) -> list[tuple[str, int, str | None]]:
+    return [(c.kind, c.line, c.environment) for c in file_credentials(path, text, b"s")]
+
+
+def test_placeholders_references_and_stock_defaults_are_not_literal_secrets() -> None:
+    for value in (
+        "",
+        "changeme",
+        "change-me-to-a-long-random-string",
+        "<your-key>",
+        "<YourStrong@Passw0rd>",
+        "yourStrong(!)Password",
+        "xxxxxxxxxxxx",
+        "${DB_PASSWORD}",
+        "%(DB_PASSWORD)s",
+        "{{ .Values.password }}",
+        "dummy-secret-value",
+        "example-api-key",
+        "ENC(nrmZtkF7T0kjG/VodDvBw93Ct8EgjCA+)",
+        "@db.password@",
+        "password",
+        "postgres",
+        "1234",
+        "aaaaaaaaaaaa",
+        "12345678",  # digits only: a port, a timeout, an id
+        "dev-secret-key",  # words only: a reminder, not a key
+        "https://login.microsoftonline.com/common",  # a TokenEndpoint
+        "/run/secrets/jwt-signing-key",  # a path
+        "some words 1234",  # a sentence
+        # JHipster's generated base64-secret: "my-secret-key-which-should-be-changed-in-..."
+        base64.b64encode(b"my-secret-key-which-should-be-changed-in-production\n").decode(),
+    ):
+        assert not is_literal_secret(value), value
+    for value in ("Bi11ing-Pr0d#77", "q8#h2vL!t6Wz@p0nR4", HEX32, "orders-dev-Pw42"):
+        assert is_literal_secret(value), value
+
+
+def test_rails_key_files() -> None:
+    assert judged("config/master.key", HEX32 + "\n") == [("Rails master key", 1, None)]
+    assert judged("config/credentials/production.key", HEX32) == [("Rails master key", 1, None)]
+    assert judged("config/credentials/development.key", HEX32) == [
+        ("Rails master key", 1, "development")
+    ]
+    assert judged("config/credentials/test.key", HEX32) == [("Rails master key", 1, "test")]
+    assert judged("config/master.key", "see README\n") == []
+    assert judged("lib/master.key", HEX32) == []  # not where Rails keeps it
+
+
+def test_rails_secrets_yml_sections() -> None:
+    text = (
+        f"development:\n  secret_key_base: {RANDOM_HEX}\n"
+        f"test:\n  secret_key_base: {RANDOM_HEX[::-1]}\n"
+        "production:\n  secret_key_base: <%= ENV['SECRET_KEY_BASE'] %>\n"
+        f"staging:\n  secret_key_base: {RANDOM_HEX[1:]}\n"
+    )
+    assert judged("config/secrets.yml", text) == [
+        ("Rails secret_key_base", 2, "development"),
+        ("Rails secret_key_base", 4, "test"),
+        ("Rails secret_key_base", 8, None),
+    ]
+
+
+def test_django_settings() -> None:
+    insecure = 'SECRET_KEY = "django-insecure-7r$k!q2w@9e#x1z&v5m^b8n0c3p*l6j4h+g-f=d(s)a"\n'
+    assert judged("shop/settings.py", insecure) == [("Django development key", 1, "development")]
+    fallback = 'SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "q8#h2vL!t6Wz@p0nR4$xK9m")\n'
+    assert judged("shop/settings/production.py", fallback) == [("Django secret key", 1, None)]
+    either = "SECRET_KEY = os.getenv('SECRET_KEY') or 'q8#h2vL!t6Wz@p0nR4'\n"
+    assert judged("app/settings.py", either) == [("Django secret key", 1, None)]
+    assert judged("shop/settings/test.py", "SECRET_KEY = 'q8#h2vL!t6Wz@p0nR4'\n") == [
+        ("Django secret key", 1, "test")
+    ]
+    for text in (
+        'SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]\n',
+        'SECRET_KEY = env("DJANGO_SECRET_KEY")\n',
+        "SECRET_KEY = config('SECRET_KEY')\n",
+        "SECRET_KEY = 'change-me'\n",
+        "SECRET_KEY = ''\n",
+        "    SECRET_KEY = 'q8#h2vL!t6Wz@p0nR4'\n",  # inside a function or class: not the setting
+    ):
+        assert judged("shop/settings.py", text) == [], text
+    assert judged("shop/views.py", insecure) == []  # only settings files are Django settings
+
+
+def test_spring_configuration() -> None:
+    yml = (
+        "spring:\n  datasource:\n    password: Bi11ing-Pr0d#77\n"
+        "    username: billing\njwt:\n  secret: ${JWT_SECRET}\n"
+        "mail:\n  password: ENC(nrmZtkF7T0kjG/VodDvBw93Ct8EgjCA+)\n"
+        "app:\n  secret-file: /run/secrets/jwt-signing-key\n"
+    )
+    assert judged("src/main/resources/application.yml", yml) == [
+        ("Spring configuration secret", 3, None)
+    ]
+    props = "spring.datasource.password=orders-dev-Pw42\n#jwt.secret=Old-Pr0d-Pw!99\n"
+    assert judged("src/main/resources/application-dev.properties", props) == [
+        ("Spring configuration secret", 1, "dev")
+    ]
+    assert judged("src/main/resources/application-local.yml", yml) == [
+        ("Spring configuration secret", 3, "local")
+    ]
+    assert judged("src/main/resources/application-prod.yml", yml)[0][2] is None
+
+
+def test_phoenix_config() -> None:
+    exs = f'config :app, AppWeb.Endpoint,\n  secret_key_base: "{RANDOM_HEX}",\n  live_view: [signing_salt: "Qm7xK2pL"]\n'
+    assert judged("config/dev.exs", exs) == [("Phoenix secret_key_base", 2, "dev")]
+    assert judged("config/test.exs", exs) == [("Phoenix secret_key_base", 2, "test")]
+    assert judged("config/prod.exs", exs) == [("Phoenix secret_key_base", 2, None)]
+    salt_only = 'config :app, AppWeb.Endpoint,\n  live_view: [signing_salt: "Qm7xK2pL"]\n'
+    assert judged("config/config.exs", salt_only) == []
+    runtime = (
+        'config :app, AppWeb.Endpoint,\n  secret_key_base: System.get_env("SECRET_KEY_BASE")\n'
+    )
+    assert judged("config/runtime.exs", runtime) == []
+
+
+def test_dotnet_appsettings() -> None:
+    text = (
+        '{\n  "ConnectionStrings": {\n'
+        '    "Db": "Server=db;Database=shop;User Id=sa;Password=Sh0p!Prod#2024;",\n'
+        '    "Local": "Server=(localdb)\\\\mssqllocaldb;Trusted_Connection=True",\n'
+        '    "Docker": "Server=sql;User Id=sa;Password=<YourStrong@Passw0rd>"\n  },\n'
+        '  "Jwt": { "Secret": "" },\n  "SendGrid": { "ApiKey": "your-sendgrid-api-key" },\n'
+        '  "Payments": { "ApiKey": "pay-9f2Kq71xLm" }\n}\n'
+    )
+    assert judged("Api/appsettings.json", text) == [
+        (".NET connection string password", 3, None),
+        (".NET appsettings secret", 9, None),
+    ]
+    assert {c[2] for c in judged("Api/appsettings.Development.json", text)} == {"development"}
+
+
+def test_cloud_parameter_files() -> None:
+    arm = (
+        '{\n  "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",\n'
+        '  "parameters": {\n    "adminPassword": {"value": "Vm-Adm1n!x7Qr2"},\n'
+        '    "sqlPassword": {"reference": {"keyVault": {"id": "/x"}, "secretName": "sql"}},\n'
+        '    "apiKey": {"value": ""}\n  }\n}\n'
+    )
+    assert judged("infra/main.parameters.json", arm) == [("ARM parameter secret", 4, None)]
+    cfn = (
+        '[\n  {"ParameterKey": "Env", "ParameterValue": "prod"},\n'
+        '  {"ParameterKey": "DBPassword", "ParameterValue": "Rds-M4ster!kq91"},\n'
+        '  {"ParameterKey": "ApiToken", "ParameterValue": "CHANGE_ME"}\n]\n'
+    )
+    assert judged("cfn/params.json", cfn) == [("CloudFormation parameter secret", 3, None)]
+    tfvars = 'region = "eu-west-1"\ndb_password = "Tf!Pr0d-Rds-2208"\napi_token = ""\n'
+    assert judged("prod.tfvars", tfvars) == [("Terraform variable secret", 2, None)]
+    bicep = (
+        "using './main.bicep'\nparam adminPassword = 'Bicep-Adm1n!42'\n"
+        "param sqlPassword = az.getSecret('sub', 'rg', 'kv', 'sql')\n"
+    )
+    assert judged("main.bicepparam", bicep) == [("Bicep parameter secret", 2, None)]
+
+
+def test_kubernetes_secret_data_is_decoded_and_never_kept() -> None:
+    encoded = base64.b64encode(AWS_KEY.encode()).decode()
+    example = base64.b64encode(b"AKIAIOSFODNN7EXAMPLE").decode()
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: aws\ndata:\n"
+        f"  AWS_ACCESS_KEY_ID: {encoded}\n  OTHER: {example}\n"
+        f"  LOG_LEVEL: {base64.b64encode(b'info').decode()}\n"
+    )
+    found = list(file_credentials("k8s/secret.yaml", text, b"s"))
+    assert [(c.kind, c.line) for c in found] == [("AWS Access Key in Secret data", 6)]
+    assert AWS_KEY not in repr(found) and encoded not in repr(found)
+    # the same key in clear has the same fingerprint: one leak, wherever it sits
+    (clear,) = find_credentials(f"key: {AWS_KEY}\n", b"s")
+    assert found[0].fingerprint == clear.fingerprint
+    configmap = text.replace("kind: Secret", "kind: ConfigMap")
+    assert list(file_credentials("k8s/secret.yaml", configmap, b"s")) == []
+
+
+def test_stripe_test_keys_are_test_credentials_once() -> None:
+    env = f"STRIPE_SECRET_KEY={STRIPE_TEST}\nSTRIPE_LIVE=sk_test_xxxxxxxxxxxxxxxxxxxxxxxx\n"
+    assert judged(".env", env) == [("Stripe test key", 1, "test")]
+
+
+def test_detail_carries_the_environment_and_never_the_value() -> None:
+    (dev,) = file_credentials("config/credentials/development.key", HEX32, b"s")
+    assert dev.detail == f"credential Rails master key env:development fp:{dev.fingerprint}"
+    (real,) = file_credentials("config/master.key", HEX32, b"s")
+    assert real.detail == f"credential Rails master key fp:{real.fingerprint}"
+    assert HEX32 not in dev.detail + real.detail
+
+
+def test_env_file_and_template_names() -> None:
+    for path in (
+        ".env",
+        ".env.production",
+        ".env-staging",
+        "deploy/app.env",
+        ".envrc",
+        ".flaskenv",
+    ):
+        assert is_env_file(path), path
+    for path in (
+        ".env.example",
+        ".env-example",
+        ".env_sample",
+        "app.tmpl.env",
+        ".sample.env",
+        "config/application-secret-samples.yml",
+    ):
+        assert is_template(path), path
+    assert not is_template("config/default.json") and not is_template("config/production.yml")
+    secret = f"export API_TOKEN={RANDOM_HEX}\n"
+    assert judged(".envrc", secret) == [("Secret in env file", 1, None)]
+    assert judged("compose/app.tmpl.env", secret) == []
+
+
+def test_framework_checks_stay_linear_on_hostile_files() -> None:
+    import time
+
+    hostile = (
+        ("application.yml", "password: a" + " " * 200_000 + "x\n"),
+        ("application.properties", "password=a" + " " * 200_000 + "x\n"),
+        ("appsettings.json", '"' * 200_000),
+        ("config/dev.exs", 'secret_key_base: "' * 50_000),
+        ("application.yml", "password: Ab1!zzyyqq\n" * 50_000),
+    )
+    for path, text in hostile:
+        start = time.process_time()
+        found = list(file_credentials(path, text, b"s"))
+        assert time.process_time() - start < 2.0, path
+        assert len(found) <= 100

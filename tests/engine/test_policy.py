@@ -10,9 +10,15 @@ import pytest
 from driftscan.collectors.local import DirSource
 from driftscan.engine.analyse import divergence
 from driftscan.engine.detect import CompiledRuleset, detect_repo
-from driftscan.engine.policy import PolicyError, evaluate, fingerprint, load_policy
+from driftscan.engine.policy import (
+    PolicyError,
+    dev_default_environments,
+    evaluate,
+    fingerprint,
+    load_policy,
+)
 from driftscan.engine.rules import Ruleset
-from driftscan.models import Outcome, RepoResult
+from driftscan.models import Evidence, Fact, Finding, Outcome, RepoMeta, RepoResult, RepoStatus
 from tests.conftest import DEMO_ORG
 
 POLICY = """\
@@ -214,3 +220,49 @@ def test_policy_targets_follow_the_rules_unless_a_goal_or_a_scope_says_otherwise
     assert [(g.text, g.by_text) for g in policy_targets(policy)] == [
         ("ci.system travis <= 0 repos", "—")
     ]
+
+
+# -- dev/test-only credentials: low severity, environments named ---------------------------
+
+
+def _credential(path: str, env: str | None = None) -> Evidence:
+    tag = f" env:{env}" if env else ""
+    return Evidence(path, 1, f"credential Rails master key{tag} fp:0123456789abcdef")
+
+
+def test_dev_default_environments_only_when_every_credential_is_a_dev_default() -> None:
+    dev = _credential("config/dev.exs", "dev")
+    test = _credential("config/test.exs", "test")
+    real = _credential("config/master.key")
+    assert dev_default_environments([dev, test, dev]) == ("dev", "test")
+    assert dev_default_environments([dev, real]) == ()
+    assert dev_default_environments([]) == ()
+    assert dev_default_environments([dev] * 3, limit=3) == ()  # cut: the rest may be real
+    other = Evidence(".env", 1, "content /env:dev fp:00/ in **/.env")
+    assert dev_default_environments([other]) == ()
+
+
+def test_a_forbidden_credential_that_is_only_a_dev_default_is_low(
+    ruleset: Ruleset, tmp_path: Path
+) -> None:
+    policy = load_policy(
+        write(
+            tmp_path, "dimensions:\n  secrets.handling:\n    forbidden: [plaintext-credential]\n"
+        ),
+        ruleset.rules,
+    )
+
+    def finding(*evidence: Evidence) -> Finding:
+        fact = Fact("secrets", "secrets.handling", "plaintext-credential", evidence)
+        repo = RepoResult("acme/shop", "/r/shop", RepoMeta(), RepoStatus.OK, facts=(fact,))
+        found = evaluate(ruleset.rules, [repo], [], policy, date(2027, 1, 1))
+        (only,) = [f for f in found if f.dimension == "secrets.handling"]
+        return only
+
+    dev = finding(_credential("config/dev.exs", "dev"), _credential("config/test.exs", "test"))
+    assert (dev.kind, dev.severity) == ("forbidden", "low")
+    assert "environment: dev, test" in dev.message
+    real = finding(_credential("config/dev.exs", "dev"), _credential("config/master.key"))
+    assert (real.kind, real.severity) == ("forbidden", "high")
+    assert "environment" not in real.message
+    assert dev.fingerprint == real.fingerprint  # the same drift; only its weight differs

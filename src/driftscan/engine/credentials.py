@@ -10,15 +10,18 @@ it is never returned, stored or printed.
 
 from __future__ import annotations
 
+import base64
 import bisect
+import functools
 import hashlib
 import hmac
 import itertools
+import json
 import math
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from detect_secrets.plugins.aws import AWSKeyDetector
 from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
@@ -69,6 +72,17 @@ class Credential:
     kind: str  # the detector's name for it, e.g. "AWS Access Key"
     line: int
     fingerprint: str  # salted, truncated HMAC of the value: comparable, not reversible
+    # A framework's development/test-only default (config/dev.exs, a django-insecure key,
+    # appsettings.Development.json, a Stripe test key): the environment it serves. None: a
+    # credential of any or every environment.
+    environment: str | None = None
+
+    @property
+    def detail(self) -> str:
+        """The evidence text: kind, environment tag (`env:NAME`, read back by the policy to
+        lower the severity of dev defaults) and fingerprint; never the value."""
+        env = f" env:{self.environment}" if self.environment else ""
+        return f"credential {self.kind}{env} fp:{self.fingerprint}"
 
 
 def fingerprint(value: str, salt: bytes) -> str:
@@ -84,6 +98,8 @@ def find_credentials(
         yield from env_file_secrets(text, salt)
     elif config_file:
         yield from config_file_secrets(text, salt)
+    if "k_test_" in text:
+        yield from stripe_test_keys(text, salt)
     if _PREFILTER.search(text) is None:
         return
     lines = text.split("\n")
@@ -187,6 +203,7 @@ def config_file_secrets(text: str, salt: bytes) -> Iterator[Credential]:
 def _random_value(value: str) -> bool:
     return (
         not _PLACEHOLDER.search(value)
+        and not _STRIPE_TEST.fullmatch(value)  # reported as a Stripe test key
         and re.search(r"\d", value) is not None
         and re.search(r"[A-Za-z]", value) is not None
         and shannon_entropy(value) >= ENV_SECRET_ENTROPY
@@ -205,6 +222,496 @@ def env_file_secrets(text: str, salt: bytes) -> Iterator[Credential]:
 def shannon_entropy(value: str) -> float:
     counts = Counter(value)
     return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+# -- where frameworks keep credentials -----------------------------------------------------
+# Each framework has files where a committed literal is a credential: Rails key files and
+# config/secrets.yml, Django settings, Spring application*.yml|properties, Phoenix
+# config/*.exs, .NET appsettings*.json, cloud parameter files (ARM, CloudFormation, tfvars)
+# and the base64 data of Kubernetes Secrets. A literal is judged: a documented placeholder
+# is no credential; a default the framework generates for development or test only (its
+# config/dev.exs, a `django-insecure-` key, appsettings.Development.json) is a credential
+# tagged with that environment; anything else is a credential of every environment.
+
+# What a framework file says instead of a value: placeholders, references, stock defaults.
+_LITERAL_PLACEHOLDER = re.compile(
+    r"change[_ .-]?(?:me|it|this)|replace[_ .-]?(?:me|this|with)|fill[_ .-]?(?:me|in)|\byour"
+    r"|<[^>]*>|\$\{|\$\(|%\(|\{\{|#\{|<%|x{3,}|\*{3,}|\.\.\.|example|sample|dummy|placeholder"
+    r"|\bfake|\btodo\b|\btbd\b|insert[_ .-]|put[_ .-]|not[_ .-]?(?:a[_ .-]?)?(?:real[_ .-]?)?secret"
+    r"|should[_ .-]?be[_ .-]?changed|must[_ .-]?be[_ .-]?changed"
+    r"|^(?:secret|secrets|password|passwd|pass|admin|root|guest|test|default|none|null|nil"
+    r"|sa|postgres|mysql|redis|user|changeit|qwerty|letmein|token|key|apikey|api[_-]key)$",
+    re.I,
+)
+# Values that only point elsewhere: Spring/Jasypt ciphertext, Maven filtering tokens, secret
+# references, URLs and file paths (a TokenEndpoint, a secret-file).
+_INDIRECT = re.compile(
+    r"^(?:ENC\(|\{cipher\}|@[\w.-]+@$|vault:|op://|ENC\[|[A-Za-z][\w+.-]*://|/|~/|\.{1,2}/"
+    r"|[A-Za-z]:\\)"
+)
+# A credential has some variety: a digit or a symbol. Word-only values (dev-secret-key,
+# acme-identity, supersecretpassword) are names or reminders, and digit-only ones are
+# ports, timeouts and ids.
+_VARIETY = re.compile(r"[0-9]|[^\w\s.-]")
+MIN_LITERAL = 8  # shorter literals are stock defaults (sa, root, 1234) or flags
+
+
+def is_literal_secret(value: str) -> bool:
+    """Whether a value written under a secret's name is a credential: not empty, not a
+    placeholder (changeme, <your-key>, xxx, ${VAR}, %(VAR)s, dummy/example values), not a
+    reference, URL, path or ciphertext, not a stock default; at least 8 characters without
+    spaces, with a digit or a symbol, and not digits only."""
+    value = value.strip().strip("\"'")
+    if _decoded_placeholder(value):
+        return False
+    return (
+        len(value) >= MIN_LITERAL
+        and len(set(value)) >= 4
+        and not value.isdigit()
+        and not any(c.isspace() for c in value)
+        and _VARIETY.search(value) is not None
+        and _INDIRECT.match(value) is None
+        and _LITERAL_PLACEHOLDER.search(value) is None
+    )
+
+
+_BASE64_VALUE = re.compile(r"^[A-Za-z0-9+/]{16,}={0,2}$")
+
+
+def _decoded_placeholder(value: str) -> bool:
+    """A base64 value that decodes to a placeholder sentence: JHipster's generated
+    `base64-secret` is "my-secret-key-which-should-be-changed-in-production...". The decoded
+    text is only looked at here."""
+    if _BASE64_VALUE.match(value) is None:
+        return False
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    text = decoded.strip()
+    return text.isprintable() and _LITERAL_PLACEHOLDER.search(text) is not None
+
+
+_DEV_ENVIRONMENTS = frozenset(
+    {"dev", "development", "local", "test", "testing", "ci", "e2e", "localdev", "docker"}
+)
+
+
+def _dev_environment(name: str) -> str | None:
+    """`name` (a profile, stage or file stem) when it names a development/test environment:
+    dev, development, local, test, or one of them with a suffix (dev-docker, test_h2)."""
+    lowered = name.lower()
+    head = re.split(r"[-_.]", lowered, maxsplit=1)[0]
+    return lowered if head in _DEV_ENVIRONMENTS else None
+
+
+def _line_of(text: str, offset: int) -> int:
+    """1-based line of `offset`: a bisection over the text's newlines, found once per text
+    (a file with thousands of hits must not be re-counted from its start for each)."""
+    return bisect.bisect_right(_newlines(text), offset - 1) + 1
+
+
+@functools.lru_cache(maxsize=4)
+def _newlines(text: str) -> list[int]:
+    return [m.start() for m in re.finditer("\n", text)]
+
+
+def _basename(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+# Rails: config/master.key and config/credentials/<env>.key hold the key itself (32 hex).
+_RAILS_KEY_PATH = re.compile(r"(?:^|/)config/(?:master|credentials/(?P<env>[\w-]+))\.key$")
+_RAILS_KEY = re.compile(r"\A[ \t\r\n]*(?P<value>[0-9a-f]{32})[ \t\r\n]*\Z")
+
+
+def _rails_key(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    match = _RAILS_KEY_PATH.search(path)
+    key = _RAILS_KEY.match(text)
+    if match is None or key is None:
+        return
+    env = _dev_environment(match.group("env")) if match.group("env") else None
+    yield Credential("Rails master key", 1, fingerprint(key.group("value"), salt), env)
+
+
+# Rails config/secrets.yml (Rails < 5.2): secret_key_base per environment section.
+_RAILS_SECRETS_PATH = re.compile(r"(?:^|/)config/secrets\.ya?ml$")
+_TOP_SECTION = re.compile(r"^(?P<name>[A-Za-z_][\w-]*):[ \t]*(?:#.*)?$", re.M)
+
+
+def _rails_secrets(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    if _RAILS_SECRETS_PATH.search(path) is None:
+        return
+    sections = [(m.start(), m.group("name")) for m in _TOP_SECTION.finditer(text)]
+    for m in _CONFIG_SECRET.finditer(text):
+        if not _random_value(m.group("value")):
+            continue
+        section = next((n for start, n in reversed(sections) if start < m.start()), "")
+        yield Credential(
+            "Rails secret_key_base",
+            _line_of(text, m.start("value")),
+            fingerprint(m.group("value"), salt),
+            _dev_environment(section),
+        )
+
+
+# Django: settings.py, settings/*.py, local_settings.py, settings_<env>.py, <env>_settings.py.
+_DJANGO_PATH = re.compile(
+    r"(?:^|/)(?:(?:local_)?settings|settings_(?P<suffix>\w+)|(?P<prefix>\w+)_settings)\.py$"
+    r"|(?:^|/)settings/(?P<module>\w+)\.py$"
+)
+# SECRET_KEY = "literal", or the literal default of an environment lookup:
+# os.environ.get("SECRET_KEY", "..."), os.getenv(...), env("SECRET_KEY", default="..."),
+# config("SECRET_KEY", default="...") (decouple), env.str(...), os.getenv("X") or "...".
+_DJANGO_SECRET = re.compile(
+    r"""^SECRET_KEY(?:[ \t]*:[ \t]*str)?[ \t]*=[ \t]*"""
+    r"""(?:(?:os\.environ\.get|os\.getenv|env(?:\.str)?|config|getenv)\("""
+    r"""[ \t]*["'][\w-]+["'][ \t]*(?:,[ \t]*(?:default[ \t]*=[ \t]*)?|\)[ \t]+or[ \t]+))?"""
+    r"""[rbu]?(?P<quote>["'])(?P<value>[^"'\n]*)(?P=quote)""",
+    re.M,
+)
+
+
+def _django(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    match = _DJANGO_PATH.search(path)
+    if match is None or "SECRET_KEY" not in text:
+        return
+    stem = match.group("suffix") or match.group("prefix") or match.group("module") or ""
+    for m in _DJANGO_SECRET.finditer(text):
+        value = m.group("value")
+        if not is_literal_secret(value):
+            continue
+        insecure = value.startswith("django-insecure-")
+        env = "development" if insecure else _dev_environment(stem)
+        kind = "Django development key" if insecure else "Django secret key"
+        yield Credential(kind, _line_of(text, m.start("value")), fingerprint(value, salt), env)
+
+
+# Spring: application*.yml|yaml|properties, bootstrap*.yml|properties.
+_SPRING_PATH = re.compile(
+    r"(?:^|/)(?:application|bootstrap)(?:-(?P<profile>[\w.-]+))?\.(?:ya?ml|properties)$"
+)
+# Values are taken whole (greedy, linear) and trimmed in Python: a lazy value before optional
+# trailing blanks would backtrack quadratically on a long run of spaces.
+_YAML_PAIR = re.compile(
+    r"""^[ \t]*(?:-[ \t]+)?(?P<key>[\w.\[\]-]+)[ \t]*:[ \t]+(?P<value>[^\n]*)""", re.M
+)
+_PROPERTY = re.compile(r"""^[ \t]*(?P<key>[\w.\[\]-]+)[ \t]*[=:](?P<value>[^\n]*)""", re.M)
+_YAML_COMMENT = re.compile(r"[ \t]#")
+
+
+def _spring(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    match = _SPRING_PATH.search(path)
+    if match is None:
+        return
+    env = _dev_environment(match.group("profile") or "")
+    properties = path.endswith(".properties")
+    for m in (_PROPERTY if properties else _YAML_PAIR).finditer(text):
+        if m.group(0).lstrip().startswith(("#", "!")):
+            continue
+        key = m.group("key").rsplit(".", 1)[-1]
+        if not secret_named(key):
+            continue
+        raw = m.group("value")
+        if not properties:
+            comment = _YAML_COMMENT.search(raw)
+            raw = raw[: comment.start()] if comment else raw
+        value = raw.strip().strip("\"'")
+        if is_literal_secret(value):
+            yield Credential(
+                "Spring configuration secret",
+                _line_of(text, m.start("value")),
+                fingerprint(value, salt),
+                env,
+            )
+
+
+# Phoenix: config/*.exs. Only secret_key_base: a signing_salt is not a secret (Phoenix
+# maintainers: "the secret_key_base is enough as a secret"), and every generated app commits
+# one in config/config.exs.
+_PHOENIX_PATH = re.compile(r"(?:^|/)config/(?P<env>[\w-]+)\.exs$")
+_PHOENIX_SECRET = re.compile(
+    r"""\bsecret_key_base[ \t]*(?::|=>|,)[ \t]*["'](?P<value>[^"'\n]*)["']"""
+)
+
+
+def _phoenix(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    match = _PHOENIX_PATH.search(path)
+    if match is None or "secret_key_base" not in text:
+        return
+    env = _dev_environment(match.group("env"))
+    for m in _PHOENIX_SECRET.finditer(text):
+        value = m.group("value")
+        if is_literal_secret(value):
+            yield Credential(
+                "Phoenix secret_key_base",
+                _line_of(text, m.start("value")),
+                fingerprint(value, salt),
+                env,
+            )
+
+
+# .NET: appsettings*.json. Connection strings' Password=/Pwd=, and secret-named keys.
+_DOTNET_PATH = re.compile(r"(?:^|/)appsettings(?:\.(?P<env>[\w-]+))?\.json$", re.I)
+_JSON_PAIR = re.compile(r'"(?P<key>[^"\n]{1,200})"[ \t]*:[ \t]*"(?P<value>(?:[^"\\\n]|\\.)*)"')
+_CONNECTION_PASSWORD = re.compile(
+    r"(?:^|;)[ \t]*(?:Password|Pwd)[ \t]*=[ \t]*(?P<value>[^;]*)", re.I
+)
+
+
+def _dotnet(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    match = _DOTNET_PATH.search(path)
+    if match is None:
+        return
+    env = _dev_environment(match.group("env") or "")
+    for m in _JSON_PAIR.finditer(text):
+        value = m.group("value")
+        password = _CONNECTION_PASSWORD.search(value)
+        if password is not None:
+            secret = password.group("value").strip().strip("'")
+            kind, offset = (
+                ".NET connection string password",
+                m.start("value") + password.start("value"),
+            )
+        elif secret_named(m.group("key")):
+            secret, kind, offset = value, ".NET appsettings secret", m.start("value")
+        else:
+            continue
+        if is_literal_secret(secret):
+            yield Credential(kind, _line_of(text, offset), fingerprint(secret, salt), env)
+
+
+# Cloud parameter files: ARM/Bicep deployment parameters, CloudFormation parameter lists,
+# Terraform variable values.
+_ARM_PATH = re.compile(r"(?:^|/)[^/]*parameters[^/]*\.json$", re.I)
+
+
+def _arm_parameters(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    if _ARM_PATH.search(path) is None or "deploymentParameters" not in text:
+        return
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return
+    parameters = data.get("parameters") if isinstance(data, dict) else None
+    if not isinstance(parameters, dict):
+        return
+    for name, spec in parameters.items():
+        if not (isinstance(spec, dict) and secret_named(name)):
+            continue
+        value = spec.get("value")  # a `reference` to a Key Vault secret has no value
+        if isinstance(value, str) and is_literal_secret(value):
+            at = text.find(f'"{name}"')
+            yield Credential(
+                "ARM parameter secret",
+                _line_of(text, max(at, 0)),
+                fingerprint(value, salt),
+            )
+
+
+def _cloudformation_parameters(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    if not path.endswith(".json") or '"ParameterKey"' not in text:
+        return
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return
+    items = data.get("Parameters") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        return
+    pos = 0
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        name, value = item.get("ParameterKey"), item.get("ParameterValue")
+        if not isinstance(name, str):
+            continue
+        at = text.find(f'"{name}"', pos)
+        pos = max(pos, at)
+        if secret_named(name) and isinstance(value, str) and is_literal_secret(value):
+            yield Credential(
+                "CloudFormation parameter secret",
+                _line_of(text, max(at, 0)),
+                fingerprint(value, salt),
+            )
+
+
+_BICEPPARAM = re.compile(
+    r"""^[ \t]*param[ \t]+(?P<key>[A-Za-z_]\w*)[ \t]*=[ \t]*'(?P<value>(?:[^'\\\n]|\\.)*)'""",
+    re.M,
+)
+
+
+def _bicepparam(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    """Bicep parameter files: `param adminPassword = 'literal'` (getSecret() and
+    readEnvironmentVariable() are not literals)."""
+    if not path.endswith(".bicepparam"):
+        return
+    for m in _BICEPPARAM.finditer(text):
+        value = m.group("value")
+        if secret_named(m.group("key")) and is_literal_secret(value):
+            yield Credential(
+                "Bicep parameter secret",
+                _line_of(text, m.start("value")),
+                fingerprint(value, salt),
+            )
+
+
+_TFVARS_PAIR = re.compile(
+    r"""^[ \t]*(?P<key>[A-Za-z_][\w-]*)[ \t]*=[ \t]*"""
+    r""""(?P<value>(?:[^"\\\n]|\\.)*)"[ \t]*(?:#.*)?$""",
+    re.M,
+)
+
+
+def _tfvars(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    if not path.endswith((".tfvars", ".tfvars.json")):
+        return
+    pairs = _JSON_PAIR if path.endswith(".json") else _TFVARS_PAIR
+    for m in pairs.finditer(text):
+        value = m.group("value")
+        if secret_named(m.group("key")) and is_literal_secret(value):
+            yield Credential(
+                "Terraform variable secret",
+                _line_of(text, m.start("value")),
+                fingerprint(value, salt),
+            )
+
+
+_FRAMEWORKS = (
+    (_RAILS_KEY_PATH, _rails_key),
+    (_RAILS_SECRETS_PATH, _rails_secrets),
+    (_DJANGO_PATH, _django),
+    (_SPRING_PATH, _spring),
+    (_PHOENIX_PATH, _phoenix),
+    (_DOTNET_PATH, _dotnet),
+)
+
+
+def framework_file(path: str) -> bool:
+    """Whether a framework check reads this file (it then replaces the generic
+    secret-named-key check of configuration files)."""
+    return any(rx.search(path) for rx, _check in _FRAMEWORKS)
+
+
+def framework_credentials(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    for rx, check in _FRAMEWORKS:
+        if rx.search(path):
+            yield from check(path, text, salt)
+    yield from _arm_parameters(path, text, salt)
+    yield from _cloudformation_parameters(path, text, salt)
+    yield from _tfvars(path, text, salt)
+    yield from _bicepparam(path, text, salt)
+
+
+# Stripe test-mode keys: a real key of Stripe's test mode, harmless to money but still a
+# credential of the account; the live-key detector above does not see them.
+_STRIPE_TEST = re.compile(r"(?<![A-Za-z0-9])[rs]k_test_[0-9a-zA-Z]{24,}(?![A-Za-z0-9])")
+
+
+def stripe_test_keys(text: str, salt: bytes) -> Iterator[Credential]:
+    for m in _STRIPE_TEST.finditer(text):
+        value = m.group(0)
+        if _PLACEHOLDER.search(value) or len(set(value[8:])) < 8:
+            continue
+        yield Credential(
+            "Stripe test key", _line_of(text, m.start()), fingerprint(value, salt), "test"
+        )
+
+
+# Kubernetes Secret `data:` is base64: decoded, each value goes through the detectors above.
+# The decoded text lives only inside this function.
+_DATA_BLOCK = re.compile(r"^(?P<indent>[ \t]*)data:[ \t]*$")
+_DATA_ENTRY = re.compile(
+    r"""^[ \t]*["']?[\w.-]+["']?[ \t]*:[ \t]*["']?(?P<value>[A-Za-z0-9+/]{16,}={0,2})["']?[ \t]*$"""
+)
+
+
+def secret_data_credentials(text: str, salt: bytes) -> Iterator[Credential]:
+    lines = text.split("\n")
+    documents = _secret_documents(lines)
+    depth: int | None = None  # column of `data:` while inside its block
+    entries = 0  # column of the data mapping's keys
+    for i, line in enumerate(lines):
+        if not documents[i] or not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip(" \t"))
+        if depth is not None and indent > depth:
+            entries = entries or indent
+            entry = _DATA_ENTRY.match(line)
+            if entry is not None and indent == entries:
+                for found in _decoded_credentials(entry.group("value"), salt):
+                    yield replace(found, kind=f"{found.kind} in Secret data", line=i + 1)
+            continue
+        depth, entries = None, 0
+        data = _DATA_BLOCK.match(line)
+        if data is not None:
+            depth = len(data.group("indent"))
+
+
+def _decoded_credentials(value: str, salt: bytes) -> Iterator[Credential]:
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return
+    yield from find_credentials(decoded, salt)
+
+
+# -- which checks a file gets -------------------------------------------------------------
+
+# Throwaway secrets of test pipelines and local compose stacks are not what the
+# configuration check is for; format-specific detectors still read these files.
+_CI_OR_COMPOSE = re.compile(
+    r"(?:^|/)(?:\.ci|ci|\.github|\.circleci|\.buildkite)/|compose[^/]*\.ya?ml$"
+)
+# Templates: a template word as the suffix (config.yml.example, .env.defaults) or as a
+# dot/dash/underscore-separated part of the name (app.tmpl.env, .env-example, .env_sample).
+_TEMPLATE_SUFFIX = re.compile(r"\.(?:example|sample|template|tmpl|dist|defaults?|skel)$", re.I)
+_TEMPLATE_PART = re.compile(
+    r"(?:^|[._-])(?:examples?|samples?|templates?|tmpl|tpl|dist)(?:[._-]|$)", re.I
+)
+
+
+def is_template(path: str) -> bool:
+    return _TEMPLATE_SUFFIX.search(path) is not None or (
+        _TEMPLATE_PART.search(_basename(path)) is not None
+    )
+
+
+def is_env_file(path: str) -> bool:
+    """.env, .env.<stage>, .env-<stage>, <name>.env, direnv's .envrc, Flask's .flaskenv."""
+    name = _basename(path)
+    return (
+        name in (".env", ".envrc", ".flaskenv")
+        or name.startswith((".env.", ".env-"))
+        or name.endswith(".env")
+    )
+
+
+MAX_PER_FILE = 100  # a fact keeps 20 pieces of evidence; more from one file is a data dump
+
+
+def file_credentials(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    """The credentials of one file (at most MAX_PER_FILE): the format detectors everywhere;
+    the secret-named-key checks chosen by what the file is (env, framework, configuration)."""
+    return itertools.islice(_file_credentials(path, text, salt), MAX_PER_FILE)
+
+
+def _file_credentials(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    template = is_template(path)
+    framework = not template and framework_file(path)
+    env_file = is_env_file(path) and not template
+    config_file = (
+        path.endswith(CONFIG_SUFFIXES)
+        and not template
+        and not framework
+        and _CI_OR_COMPOSE.search(path) is None
+    )
+    yield from find_credentials(text, salt, env_file, config_file)
+    if not template:
+        yield from framework_credentials(path, text, salt)
+    if "Secret" in text and _K8S_SECRET.search(text):
+        yield from secret_data_credentials(text, salt)
 
 
 # -- redaction ------------------------------------------------------------------------------

@@ -487,34 +487,16 @@ def _scalar_matches(node: Node, matches: BudgetedRegex) -> bool:
     return node.text is not None and matches.search(node.text) is not None
 
 
-# Throwaway secrets of test pipelines and local compose stacks are not what the
-# configuration check is for; format-specific detectors still read these files.
-_CI_OR_COMPOSE = re.compile(
-    r"(?:^|/)(?:\.ci|ci|\.github|\.circleci|\.buildkite)/|compose[^/]*\.ya?ml$"
-)
-_TEMPLATE_SUFFIX = re.compile(r"\.(?:example|sample|template|tmpl|dist|defaults?|skel)$", re.I)
-
-
 def _credentials(signal: CredentialSignal, ctx: RepoContext) -> list[Evidence]:
-    """Type, line and fingerprint only: the value never leaves credentials.find_credentials.
+    """Type, line and fingerprint only: the value never leaves the credentials module.
     Raw text on purpose: a commented-out key is still a leaked key."""
     out = []
     for path in ctx.reading([p for p in ctx.paths(signal.glob) if signal.exclude.keeps(p)]):
         text = ctx.text(path)
         if text is None:
             continue
-        template = _TEMPLATE_SUFFIX.search(path) is not None
-        env_file = extract.is_env_file(path) and not template
-        config_file = (
-            path.endswith(credentials.CONFIG_SUFFIXES)
-            and not template
-            and _CI_OR_COMPOSE.search(path) is None
-        )
-        found_all = credentials.find_credentials(text, ctx.fingerprint_salt, env_file, config_file)
-        for found in found_all:
-            out.append(
-                Evidence(path, found.line, f"credential {found.kind} fp:{found.fingerprint}")
-            )
+        for found in credentials.file_credentials(path, text, ctx.fingerprint_salt):
+            out.append(Evidence(path, found.line, found.detail))
     return out
 
 

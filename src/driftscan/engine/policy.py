@@ -24,8 +24,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from driftscan.engine.analyse import Divergence
+from driftscan.engine.detect import MAX_EVIDENCE_PER_FACT
 from driftscan.engine.rules import Rule
-from driftscan.models import Finding, Outcome, RepoResult, RepoStatus
+from driftscan.models import Evidence, Finding, Outcome, RepoResult, RepoStatus
 
 
 class PolicyError(ValueError):
@@ -415,6 +416,25 @@ def _scope(spec: CommentedMap, fail: Callable[[Any, Any, str], PolicyError]) -> 
 # -- evaluation -----------------------------------------------------------------------------
 
 
+# A credential's evidence text (credentials.Credential.detail) names the environment of a
+# framework's development/test-only default: `credential KIND env:NAME fp:HEX`.
+_DEV_DEFAULT = re.compile(r"^credential .+? env:(?P<env>\S+) fp:[0-9a-f]+$")
+
+
+def dev_default_environments(
+    evidence: Sequence[Evidence], limit: int = MAX_EVIDENCE_PER_FACT
+) -> tuple[str, ...]:
+    """The environments (sorted, unique) when every piece of evidence is a credential tagged
+    as a development/test-only default; () when any is not (a real credential), when there is
+    none, or when the list may have been cut at `limit` (what was cut could be real)."""
+    if not evidence or len(evidence) >= limit:
+        return ()
+    found = [_DEV_DEFAULT.match(e.signal) for e in evidence]
+    if not all(found):
+        return ()
+    return tuple(sorted({m.group("env") for m in found if m is not None}))
+
+
 def fingerprint(dimension: str, kind: str, value: str, location: str) -> str:
     """Stable across scans and line moves: what drifts, how, and where (not on which line)."""
     return hashlib.sha256(f"{dimension}|{kind}|{value}|{location}".encode()).hexdigest()[:16]
@@ -455,7 +475,18 @@ def _repo_findings(
     policy: Policy,
     today: date,
 ) -> list[Finding]:
+    # A value seen only in credentials that are dev/test-only defaults: low, environments named.
+    dev_only = {
+        fact.value: envs
+        for fact in repo.facts
+        if fact.dimension == rule.dimension and (envs := dev_default_environments(fact.evidence))
+    }
+
     def finding(outcome: Outcome, kind: str, value: str, severity: str, message: str) -> Finding:
+        if outcome is Outcome.FAIL and value in dev_only:
+            envs = ", ".join(dev_only[value])
+            severity = "low"
+            message += f" (only development/test defaults, environment: {envs})"
         waiver = next(
             (w for w in policy.waivers if w.applies(repo, rule.dimension, value or None, today)),
             None,
