@@ -131,7 +131,7 @@ class CompiledRuleset:
                     elif isinstance(signal, EnvSignal):
                         needs.add("env")
         fixed = {
-            "dependency": tuple(manifests.MANIFESTS),
+            "dependency": manifests.MANIFEST_GLOBS,
             "image": IMAGE_GLOBS,
             "action": ACTION_GLOBS,
             "env": ENV_GLOBS,
@@ -255,13 +255,8 @@ class RepoContext:
 
     def dependencies(self) -> list[tuple[manifests.Dependency, str]]:
         def build() -> list[tuple[manifests.Dependency, str]]:
-            out = []
-            for glob, parser in manifests.MANIFESTS.items():
-                for path in self.paths(glob):
-                    text = self.text(path)
-                    if text is not None:
-                        out += [(dep, path) for dep in parser(text)]
-            return out
+            self.paths_any(manifests.MANIFEST_GLOBS)  # announced: fetched in one batch
+            return manifests.collect(self.paths, self.text)
 
         return self.cached("dependency", build)
 

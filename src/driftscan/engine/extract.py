@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from posixpath import basename
 
+from driftscan.engine.manifests import is_manifest
+
 _HASH_EXT = frozenset(
     [
         "yml",
@@ -113,12 +115,24 @@ CODE_EXTENSIONS = frozenset(
         "rs",
         "scala",
         "swift",
+        "ex",
+        "exs",
+        "dart",
+        "fs",
+        "vb",
+        "groovy",
     )
 )
 
 
 def is_source_code(path: str) -> bool:
-    return "." in basename(path) and path.rsplit(".", 1)[-1] in CODE_EXTENSIONS
+    """General-purpose code, never a manifest: `build.gradle.kts`, `Package.swift`, `mix.exs`,
+    `project/*.scala` are read eagerly like every other dependency manifest."""
+    return (
+        "." in basename(path)
+        and path.rsplit(".", 1)[-1] in CODE_EXTENSIONS
+        and not is_manifest(path)
+    )
 
 
 def comment_style(path: str) -> str:

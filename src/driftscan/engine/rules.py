@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from driftscan.engine.manifests import normalise as normalise_dependency
 from driftscan.engine.paths import GlobError, compile_glob
 
 # Bump when detection semantics change without a rule file changing, so that stored facts
@@ -33,7 +34,20 @@ BUILTIN_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DIMENSION_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+(?:-[a-z0-9]+)*)+$")
-ECOSYSTEMS = ("pypi", "npm", "go", "maven", "rubygems", "cargo", "composer", "nuget")
+ECOSYSTEMS = (
+    "pypi",
+    "npm",
+    "go",
+    "maven",
+    "rubygems",
+    "cargo",
+    "composer",
+    "nuget",
+    "pub",
+    "hex",
+    "swift",
+    "cocoapods",
+)
 LIFECYCLES = ("experimental", "stable", "deprecated")
 POLICY_KINDS = ("consensus", "allowed", "forbidden", "required", "informational")
 
@@ -556,6 +570,8 @@ class _Loader:
                 eco, name = "", body
             elif eco not in ECOSYSTEMS:
                 raise self.fail(line, f"unknown ecosystem {eco!r}; known: {', '.join(ECOSYSTEMS)}")
+            if eco and "[" not in name:  # compared as the ecosystem compares its names
+                name = normalise_dependency(eco, name)
             return DependencySignal(eco or None, name, _name_regex(name))
         if head == "env":
             self.allowed_keys(node, {"env"}, line)
