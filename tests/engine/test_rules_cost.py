@@ -64,6 +64,16 @@ def reads_source_code(glob: str) -> bool:
 CONFINED = {
     ("ci-system", "teamcity", ".teamcity/**/*.kts"): "TeamCity's Kotlin DSL settings folder",
     ("deploy-method", "capistrano", "**/config/deploy{,/*}.rb"): "Capistrano's stage files",
+    ("monitoring-stack", "appsignal", "**/config/*.exs"): "a mix project's config folder",
+    ("secrets-handling", "ci-secrets", ".teamcity/**/*.{kts,xml}"): "TeamCity's settings folder",
+    ("secrets-handling", "ci-secrets", "bamboo-specs/**/*.{yml,yaml,java}"): "Bamboo Specs",
+    (
+        "secrets-handling",
+        "secret-scanning",
+        "{.github/workflows/*.{yml,yaml},.gitlab-ci.yml,.circleci/config.yml,Jenkinsfile,"
+        "azure-pipelines.yml,bitbucket-pipelines.yml,.buildkite/*.{yml,yaml},**/Makefile,"
+        "**/*.sh,.husky/*}",
+    ): "CI files, Makefiles, shell scripts and husky hooks: no general source code",
 }
 
 
