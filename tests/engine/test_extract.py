@@ -163,3 +163,42 @@ def test_teaching_and_example_folders_are_inactive() -> None:
     ):
         assert not is_active_path(path), path
     assert is_active_path("apps/docs/netlify.toml")  # a documentation site's own deployment
+
+
+def test_images_inline_in_terraform_jsonencode() -> None:
+    text = (
+        'resource "aws_ecs_task_definition" "api" {\n'
+        "  container_definitions = jsonencode([\n"
+        '    { name = "api", image = "${var.image}" },\n'
+        '    { name = "datadog-agent", image = "public.ecr.aws/datadog/agent:7" },\n'
+        "  ])\n"
+        '  docker_image = "not/this"\n'
+        "}\n"
+    )
+    assert [(r.name, r.tag, r.line) for r in extract.images("infra/ecs.tf", text)] == [
+        ("public.ecr.aws/datadog/agent", "7", 4)
+    ]
+
+
+def test_images_in_json_task_and_container_definitions() -> None:
+    text = (
+        '{\n  "family": "api",\n  "containerDefinitions": [\n'
+        '    {"name": "app", "image": "${IMAGE}"},\n'
+        '    {"name": "otel", "image": "public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0"},\n'
+        '    {"name": "cfn", "Image": "amazon/aws-xray-daemon"}\n'
+        "  ],\n"
+        '  "icon": {"image": "assets/logo.png"}, "avatar": {"image": "https://x.io/a.png"}\n'
+        "}\n"
+    )
+    refs = extract.images("deploy/task-definition.json", text)
+    assert [(r.name, r.tag, r.line) for r in refs] == [
+        ("public.ecr.aws/aws-observability/aws-otel-collector", "v0.40.0", 5),
+        ("amazon/aws-xray-daemon", "", 6),
+    ]
+    assert extract.images("ecs/container-definitions.json.tpl", text) == refs
+
+
+def test_images_never_read_from_lockfiles() -> None:
+    text = '{"packages": {"node_modules/x": {"image": "datadog/agent"}}}'
+    assert extract.images("package-lock.json", text) == []
+    assert extract.images("web/packages.lock.json", text) == []

@@ -65,6 +65,7 @@ IMAGE_GLOBS = (
     YAML_GLOB,
     "**/{.env,.env.*,*.env}",
     "**/*.{nomad,hcl,tf,tofu}",
+    "**/*.{json,json.tpl,json.tftpl,json.j2,tftpl}",
     "**/{Dockerfile,Containerfile,dockerfile,containerfile}{,.*}",
     "**/*.{Dockerfile,dockerfile,Containerfile}",
 )

@@ -210,7 +210,14 @@ _ENV_NAME = re.compile(
 )
 
 
-_HCL_IMAGE = re.compile(r'^[ \t]*"?image"?[ \t]*[=:][ \t]*"([^"$\s{}]+)"', re.M)
+# `image = "..."` in HCL, also inline (`jsonencode([{ name = "dd", image = "datadog/agent:7" }])`)
+# and as the JSON of a heredoc; not `docker_image =` or `source_image =`.
+_HCL_IMAGE = re.compile(r'(?:^|(?<=[\s{,(]))"?image"?[ \t]*[=:][ \t]*"([^"$\s{}]+)"', re.M)
+# JSON: ECS task definitions (`"image"`), CloudFormation container definitions (`"Image"`)
+_JSON_IMAGE = re.compile(r'"[Ii]mage"[ \t]*:[ \t]*"([^"$\s{}\\]+)"')
+_JSON_IMAGE_FILES = (".json", ".json.tpl", ".json.tftpl", ".json.j2", ".tftpl")
+_NOT_IMAGE = re.compile(r"\.(?:png|jpe?g|gif|svg|webp|ico|bmp|tiff?)$|://|^[./@]|^[^a-z]*$", re.I)
+_LOCK_JSON = frozenset(("package-lock.json", "npm-shrinkwrap.json", "composer.lock"))
 _VAR_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}$]*)\}")
 _ENV_IMAGE = re.compile(
     r"""^[ \t]*(?:export[ \t]+)?[A-Z][A-Z0-9_]*IMAGE[A-Z0-9_]*[ \t]*=[ \t]*["']?([^\s"'#$]+)""",
@@ -244,7 +251,9 @@ def split_image(ref: str) -> tuple[str, str]:
 
 
 def images(path: str, text: str) -> list[ImageRef]:
-    """Container images named by a Dockerfile's FROM or an `image:` key of YAML."""
+    """Container images named by a Dockerfile's FROM, an `image:` key of YAML, an `image =`
+    of HCL (Terraform, Nomad) or an `"image"`/`"Image"` key of JSON (ECS task definitions,
+    CloudFormation container definitions, their Terraform templates)."""
     out: list[ImageRef] = []
     if is_dockerfile(path):
         stages: set[str] = set()
@@ -261,6 +270,17 @@ def images(path: str, text: str) -> list[ImageRef]:
         for m in _HCL_IMAGE.finditer(text):
             name, tag = split_image(m.group(1))
             out.append(ImageRef(name, tag, line_at(text, m.start(1))))
+        return out
+    if path.endswith(_JSON_IMAGE_FILES):  # ECS task / container definitions, CloudFormation
+        name_lower = basename(path).lower()
+        if name_lower in _LOCK_JSON or name_lower.endswith(".lock.json"):
+            return out
+        for m in _JSON_IMAGE.finditer(text):
+            if _NOT_IMAGE.search(m.group(1)):
+                continue
+            name, tag = split_image(m.group(1))
+            if name and not name.endswith(":"):
+                out.append(ImageRef(name, tag, line_at(text, m.start(1))))
         return out
     if is_env_file(path):  # compose files often take their images from .env variables
         for m in _ENV_IMAGE.finditer(text):
