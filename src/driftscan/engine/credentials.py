@@ -320,8 +320,10 @@ def _basename(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-# Rails: config/master.key and config/credentials/<env>.key hold the key itself (32 hex).
-_RAILS_KEY_PATH = re.compile(r"(?:^|/)config/(?:master|credentials/(?P<env>[\w-]+))\.key$")
+# Rails: master.key and config/credentials/<env>.key hold the key itself (32 hex). A
+# master.key counts wherever it sits (apps nested in a monorepo, a key copied next to a
+# Dockerfile): what identifies it is the name and a content of 32 hex characters alone.
+_RAILS_KEY_PATH = re.compile(r"(?:^|/)(?:master|config/credentials/(?P<env>[\w-]+))\.key$")
 _RAILS_KEY = re.compile(r"\A[ \t\r\n]*(?P<value>[0-9a-f]{32})[ \t\r\n]*\Z")
 
 
@@ -578,6 +580,167 @@ def _tfvars(path: str, text: str, salt: bytes) -> Iterator[Credential]:
             )
 
 
+def _secret_literal(value: str) -> bool:
+    """A literal credential that is not a reference either (%COMPOSER_TOKEN%, $TOKEN,
+    Symfony's %env(NAME)%)."""
+    return (
+        is_literal_secret(value)
+        and not is_reference(value)
+        and _PARAMETER.fullmatch(value.strip()) is None
+    )
+
+
+_PARAMETER = re.compile(r"%[^%\s]+%")
+
+
+# Composer authentication (auth.json, .composer-auth.json, composer.json `config`, the
+# COMPOSER_AUTH variable): per host, a token (github-oauth, gitlab-oauth, gitlab-token,
+# bearer), a username and password (http-basic) or an OAuth consumer (bitbucket-oauth).
+_COMPOSER_AUTH_KEYS = (
+    "github-oauth",
+    "gitlab-oauth",
+    "gitlab-token",
+    "bitbucket-oauth",
+    "http-basic",
+    "bearer",
+    "forgejo-token",
+)
+_COMPOSER_SECRET_FIELDS = frozenset({"password", "token", "consumer-secret"})
+_COMPOSER_AUTH_FILE = re.compile(r"(?:^|/)(?:auth|\.composer-auth)\.json$")
+_COMPOSER_AUTH_VARIABLE = re.compile(r"\bCOMPOSER_AUTH\b[\"']?[ \t]*[:=][ \t]*[\"']?")
+
+
+def _composer_values(auth: object) -> Iterator[str]:
+    """The secret strings of a Composer auth mapping."""
+    if not isinstance(auth, dict):
+        return
+    for kind in _COMPOSER_AUTH_KEYS:
+        hosts = auth.get(kind)
+        if not isinstance(hosts, dict):
+            continue
+        for entry in hosts.values():
+            if isinstance(entry, str) and kind not in ("http-basic", "bitbucket-oauth"):
+                yield entry  # a token written directly under its host
+            elif isinstance(entry, dict):
+                for field, value in entry.items():
+                    if field in _COMPOSER_SECRET_FIELDS and isinstance(value, str):
+                        yield value
+
+
+def _composer_objects(path: str, text: str) -> Iterator[object]:
+    """Composer auth mappings: a whole auth file, composer.json's `config`, or the JSON
+    value of a COMPOSER_AUTH variable (quoted or escaped in YAML, env files, scripts)."""
+    if _COMPOSER_AUTH_FILE.search(path) or _basename(path) == "composer.json":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            yield data.get("config") if _basename(path) == "composer.json" else data
+    if "COMPOSER_AUTH" not in text:
+        return
+    for m in _COMPOSER_AUTH_VARIABLE.finditer(text):
+        if text[m.end() : m.end() + 1] != "{":
+            continue
+        raw = text[m.end() : _closing(text, m.end(), min(len(text), m.end() + 20_000))]
+        for candidate in (raw, raw.replace('\\"', '"')):
+            try:
+                yield json.loads(candidate)
+                break
+            except ValueError:
+                continue
+
+
+def _composer_auth(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    if not any(key in text for key in _COMPOSER_AUTH_KEYS):
+        return
+    found = {
+        value: text.find(value)
+        for auth in _composer_objects(path, text)
+        for value in _composer_values(auth)
+        # a token of a known format (ghp_, glpat-) is the format detector's finding
+        if not _PREFILTER.search(value) and _secret_literal(value)
+    }
+    for value, at in sorted(found.items(), key=lambda item: item[1]):
+        yield Credential(
+            "Composer auth token", _line_of(text, max(at, 0)), fingerprint(value, salt)
+        )
+
+
+# JSON Web Keys: a JWK (or a JWKS's `keys`) holding `d` carries the private key (RSA private
+# exponent, EC/OKP private key, or for kty "oct" the symmetric key `k`); a public JWK has
+# only n/e or x/y.
+_JWK_PATH = re.compile(r"\.(?:jwks?|json)$")
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]{16,}={0,2}$")
+
+
+def _jwk_private(node: object) -> Iterator[str]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _jwk_private(item)
+    elif isinstance(node, dict):
+        kty = node.get("kty")
+        if isinstance(kty, str):
+            secret = node.get("k") if kty == "oct" else node.get("d")
+            if (
+                isinstance(secret, str)
+                and _BASE64URL.match(secret)
+                and not _PLACEHOLDER.search(secret)
+            ):
+                yield secret
+            return
+        for value in node.values():
+            yield from _jwk_private(value)
+
+
+def _jwk(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    if _JWK_PATH.search(path) is None or '"kty"' not in text:
+        return
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return
+    for secret in _jwk_private(data):
+        at = text.find(secret)
+        yield Credential("JSON Web Key", _line_of(text, max(at, 0)), fingerprint(secret, salt))
+
+
+# Connection URLs with a password: scheme://user:password@host (the pattern redaction uses).
+# A password counts as a credential literal does (no placeholder, reference or stock
+# default); on a local host (localhost, a loopback address, a one-word compose service name)
+# it is a development default.
+_URL_COMMENT = re.compile(r"^[ \t]*(?:#|//|;|<!--)")
+_URL_HOST = re.compile(r"[^\s/:?#\"'`<>,;\])}]*")
+_HOST_PLACEHOLDER = re.compile(
+    r"example|\byour|<|x{3,}|sample|dummy|placeholder|^(?:host|hostname|server|domain)$", re.I
+)
+_LOCAL_HOST = re.compile(
+    r"^(?:localhost|127(?:\.\d+){3}|0\.0\.0\.0|\[::1\]|host\.docker\.internal"
+    r"|[\w-]+\.(?:local|localhost|test)|[A-Za-z][\w-]*)$",
+    re.I,
+)
+
+
+def url_credentials(text: str, salt: bytes) -> Iterator[Credential]:
+    if "://" not in text:
+        return
+    for line_no, line in enumerate(text.split("\n"), 1):
+        if "@" not in line or "://" not in line or len(line) > MAX_LINE or _URL_COMMENT.match(line):
+            continue
+        for m in _URL_USERINFO.finditer(line):
+            _user, sep, password = m.group("userinfo").partition(":")
+            if not sep or not _secret_literal(password):
+                continue
+            host_match = _URL_HOST.match(line, m.end())
+            host = host_match.group(0) if host_match else ""
+            if not host or _HOST_PLACEHOLDER.search(host):
+                continue  # user:p4ss@<host>, @example.com: documentation
+            env = "development" if _LOCAL_HOST.match(host) else None
+            yield Credential(
+                "Password in connection URL", line_no, fingerprint(password, salt), env
+            )
+
+
 _FRAMEWORKS = (
     (_RAILS_KEY_PATH, _rails_key),
     (_RAILS_SECRETS_PATH, _rails_secrets),
@@ -602,6 +765,8 @@ def framework_credentials(path: str, text: str, salt: bytes) -> Iterator[Credent
     yield from _cloudformation_parameters(path, text, salt)
     yield from _tfvars(path, text, salt)
     yield from _bicepparam(path, text, salt)
+    yield from _composer_auth(path, text, salt)
+    yield from _jwk(path, text, salt)
 
 
 # Stripe test-mode keys: a real key of Stripe's test mode, harmless to money but still a
@@ -661,6 +826,20 @@ def _decoded_credentials(value: str, salt: bytes) -> Iterator[Credential]:
 
 # Throwaway secrets of test pipelines and local compose stacks are not what the
 # configuration check is for; format-specific detectors still read these files.
+_CI_PATH = re.compile(r"(?:^|/)(?:\.ci|ci|\.github|\.circleci|\.buildkite)/|^\.gitlab-ci\.ya?ml$")
+# Configuration that holds connection URLs: YAML (compose, Dapr components, Helm values),
+# JSON (appsettings), TOML, properties, ini-style files; env files are added by name.
+URL_SUFFIXES = (
+    ".yml",
+    ".yaml",
+    ".json",
+    ".toml",
+    ".properties",
+    ".ini",
+    ".cfg",
+    ".conf",
+    ".config",
+)
 _CI_OR_COMPOSE = re.compile(
     r"(?:^|/)(?:\.ci|ci|\.github|\.circleci|\.buildkite)/|compose[^/]*\.ya?ml$"
 )
@@ -710,6 +889,8 @@ def _file_credentials(path: str, text: str, salt: bytes) -> Iterator[Credential]
     yield from find_credentials(text, salt, env_file, config_file)
     if not template:
         yield from framework_credentials(path, text, salt)
+        if (env_file or path.endswith(URL_SUFFIXES)) and _CI_PATH.search(path) is None:
+            yield from url_credentials(text, salt)
     if "Secret" in text and _K8S_SECRET.search(text):
         yield from secret_data_credentials(text, salt)
 
