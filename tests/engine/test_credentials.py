@@ -400,3 +400,14 @@ def test_passwords_in_connection_urls() -> None:
     ci = "env:\n  DATABASE_URL: postgres://app:Hq7vR2mKx9Lp@db.acme.io/app\n"
     assert judged(".github/workflows/ci.yml", ci) == []
     assert judged("README.md", "postgres://app:Hq7vR2mKx9Lp@db.acme.io/app\n") == []
+
+
+def test_environment_files_in_configuration_folders_tag_their_credentials() -> None:
+    text = f"aws_access_key_id: {AWS_KEY}\n"
+    assert judged("config/settings/test.yml", text) == [("AWS Access Key", 1, "test")]
+    assert judged("config/development.json", '{"key": "' + AWS_KEY + '"}') == [
+        ("AWS Access Key", 1, "development")
+    ]
+    assert judged("config/settings/production.yml", text) == [("AWS Access Key", 1, None)]
+    assert judged("config/settings.yml", text) == [("AWS Access Key", 1, None)]
+    assert judged("deploy/test.yml", text) == [("AWS Access Key", 1, None)]  # not a config folder

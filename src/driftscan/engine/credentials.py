@@ -870,10 +870,29 @@ def is_env_file(path: str) -> bool:
 MAX_PER_FILE = 100  # a fact keeps 20 pieces of evidence; more from one file is a data dump
 
 
+# Per-environment configuration files named for the environment in a configuration folder:
+# the config gem's config/settings/test.yml, node-config's config/development.json,
+# config/environments/local.yaml. What they hold serves that environment only.
+_ENVIRONMENT_FILE = re.compile(
+    r"(?:^|/)(?:config|configs|configuration|settings|environments)/(?:[\w-]+/)?"
+    r"(?P<env>[\w-]+)\.(?:ya?ml|json|toml|ini|conf|properties)$"
+)
+
+
+def _file_environment(path: str) -> str | None:
+    match = _ENVIRONMENT_FILE.search(path)
+    return _dev_environment(match.group("env")) if match else None
+
+
 def file_credentials(path: str, text: str, salt: bytes) -> Iterator[Credential]:
     """The credentials of one file (at most MAX_PER_FILE): the format detectors everywhere;
-    the secret-named-key checks chosen by what the file is (env, framework, configuration)."""
-    return itertools.islice(_file_credentials(path, text, salt), MAX_PER_FILE)
+    the secret-named-key checks chosen by what the file is (env, framework, configuration).
+    A file of a development/test environment tags what it holds with that environment."""
+    found = itertools.islice(_file_credentials(path, text, salt), MAX_PER_FILE)
+    env = _file_environment(path)
+    if env is None:
+        return found
+    return (c if c.environment else replace(c, environment=env) for c in found)
 
 
 def _file_credentials(path: str, text: str, salt: bytes) -> Iterator[Credential]:
