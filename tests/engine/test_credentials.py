@@ -411,3 +411,25 @@ def test_environment_files_in_configuration_folders_tag_their_credentials() -> N
     assert judged("config/settings/production.yml", text) == [("AWS Access Key", 1, None)]
     assert judged("config/settings.yml", text) == [("AWS Access Key", 1, None)]
     assert judged("deploy/test.yml", text) == [("AWS Access Key", 1, None)]  # not a config folder
+
+
+def test_json_web_keys_embedded_in_other_files() -> None:
+    configmap = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: auth\ndata:\n  jwks.json: |\n"
+        '    {"keys": [{"kty": "EC", "crv": "P-256", "x": "' + JWK_N[:43] + '",\n'
+        '      "d": "' + JWK_D[:43] + '"}]}\n'
+    )
+    assert judged("deploy/auth-configmap.yaml", configmap) == [("JSON Web Key", 8, None)]
+    env = 'JWKS="{\\"keys\\":[{\\"kty\\":\\"RSA\\",\\"d\\":\\"' + JWK_D + '\\"}]}"\n'
+    assert judged("deploy/auth.env", env) == [("JSON Web Key", 1, None)]
+    public = 'jwks.json: |\n  {"keys": [{"kty": "RSA", "n": "' + JWK_N + '", "e": "AQAB"}]}\n'
+    assert judged("deploy/public-configmap.yaml", public) == []
+
+
+def test_composer_json_config_auth() -> None:
+    manifest = (
+        '{\n  "name": "acme/shop",\n  "config": {\n    "sort-packages": true,\n'
+        '    "github-oauth": {"github.com": "' + OAUTH_HEX + '"}\n  }\n}\n'
+    )
+    assert judged("composer.json", manifest) == [("Composer auth token", 5, None)]
+    assert judged("composer.json", '{"config": {"sort-packages": true}}') == []

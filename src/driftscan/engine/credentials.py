@@ -694,15 +694,31 @@ def _jwk_private(node: object) -> Iterator[str]:
 
 
 def _jwk(path: str, text: str, salt: bytes) -> Iterator[Credential]:
-    if _JWK_PATH.search(path) is None or '"kty"' not in text:
+    """A JWK file or JSON document holding a private key; a JWK embedded in other text (a
+    YAML block, an env value, escaped in a string) by its `"d"` member next to `"kty"`."""
+    if '"kty"' not in text and '\\"kty\\"' not in text:
         return
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return
-    for secret in _jwk_private(data):
-        at = text.find(secret)
-        yield Credential("JSON Web Key", _line_of(text, max(at, 0)), fingerprint(secret, salt))
+    if _JWK_PATH.search(path):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if data is not None:
+            for secret in _jwk_private(data):
+                at = text.find(secret)
+                yield Credential(
+                    "JSON Web Key", _line_of(text, max(at, 0)), fingerprint(secret, salt)
+                )
+            return
+    for m in _JWK_MEMBER.finditer(text):
+        secret = m.group("value")
+        if not _PLACEHOLDER.search(secret):
+            yield Credential(
+                "JSON Web Key", _line_of(text, m.start("value")), fingerprint(secret, salt)
+            )
+
+
+_JWK_MEMBER = re.compile(r'\\?"d\\?"[ \t]*:[ \t]*\\?"(?P<value>[A-Za-z0-9_-]{32,})\\?"')
 
 
 # Connection URLs with a password: scheme://user:password@host (the pattern redaction uses).
