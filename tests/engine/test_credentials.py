@@ -399,6 +399,13 @@ def test_passwords_in_connection_urls() -> None:
     # CI throwaway service passwords are not configuration credentials
     ci = "env:\n  DATABASE_URL: postgres://app:Hq7vR2mKx9Lp@db.acme.io/app\n"
     assert judged(".github/workflows/ci.yml", ci) == []
+    for path in (
+        ".gitlab-ci.yml",
+        "bitbucket-pipelines.yml",
+        "azure-pipelines.pr.yml",
+        ".travis.yml",
+    ):
+        assert judged(path, ci) == []
     assert judged("README.md", "postgres://app:Hq7vR2mKx9Lp@db.acme.io/app\n") == []
 
 

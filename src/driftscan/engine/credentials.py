@@ -842,7 +842,12 @@ def _decoded_credentials(value: str, salt: bytes) -> Iterator[Credential]:
 
 # Throwaway secrets of test pipelines and local compose stacks are not what the
 # configuration check is for; format-specific detectors still read these files.
-_CI_PATH = re.compile(r"(?:^|/)(?:\.ci|ci|\.github|\.circleci|\.buildkite)/|^\.gitlab-ci\.ya?ml$")
+# CI configuration: its database URLs serve throwaway test services.
+_CI_PATH = re.compile(
+    r"(?:^|/)(?:\.ci|ci|\.github|\.gitlab|\.circleci|\.buildkite|\.woodpecker)/"
+    r"|(?:^|/)(?:\.gitlab-ci|\.travis|\.drone|\.woodpecker|bitbucket-pipelines"
+    r"|azure-pipelines[\w.-]*)\.ya?ml$"
+)
 # Configuration that holds connection URLs: YAML (compose, Dapr components, Helm values),
 # JSON (appsettings), TOML, properties, ini-style files; env files are added by name.
 URL_SUFFIXES = (
