@@ -407,6 +407,12 @@ def test_passwords_in_connection_urls() -> None:
     ):
         assert judged(path, ci) == []
     assert judged("README.md", "postgres://app:Hq7vR2mKx9Lp@db.acme.io/app\n") == []
+    templated = (
+        "description: use the format 'sms://[USER]:[SECRET1]@[PROVIDER]'\n"
+        "DATABASE_URL: mysql://$$cap_db_user:$$cap_db_pass1@srv-captain--db/app\n"
+        "CACHE_URL: redis://app:pre$REDIS_PASS1@cache.acme.io:6379\n"
+    )
+    assert judged("apps/template.yml", templated) == []
 
 
 def test_environment_files_in_configuration_folders_tag_their_credentials() -> None:

@@ -727,6 +727,9 @@ _JWK_MEMBER = re.compile(r'\\?"d\\?"[ \t]*:[ \t]*\\?"(?P<value>[A-Za-z0-9_-]{32,
 # it is a development default.
 _URL_COMMENT = re.compile(r"^[ \t]*(?:#|//|;|<!--)")
 _URL_HOST = re.compile(r"[^\s/:?#\"'`<>,;\])}]*")
+# A password written as [SECRET], or holding a $name / $$name / ${ / $( interpolation
+# (shell, compose, app-template variables).
+_URL_PLACEHOLDER = re.compile(r"^\[[^\]]*\]$|\$[$A-Za-z_{(]")
 _HOST_PLACEHOLDER = re.compile(
     r"example|\byour|<|x{3,}|sample|dummy|placeholder|^(?:host|hostname|server|domain)$", re.I
 )
@@ -745,7 +748,7 @@ def url_credentials(text: str, salt: bytes) -> Iterator[Credential]:
             continue
         for m in _URL_USERINFO.finditer(line):
             _user, sep, password = m.group("userinfo").partition(":")
-            if not sep or not _secret_literal(password):
+            if not sep or _URL_PLACEHOLDER.search(password) or not _secret_literal(password):
                 continue
             host_match = _URL_HOST.match(line, m.end())
             host = host_match.group(0) if host_match else ""
