@@ -446,3 +446,12 @@ def test_composer_json_config_auth() -> None:
     )
     assert judged("composer.json", manifest) == [("Composer auth token", 5, None)]
     assert judged("composer.json", '{"config": {"sort-packages": true}}') == []
+
+
+def test_env_files_named_for_a_dev_stage_tag_their_credentials() -> None:
+    line = f"UPLOADER_ID={AWS_KEY}\n"
+    assert judged(".env.test", line) == [("AWS Access Key", 1, "test")]
+    assert judged("api/.env.development", line) == [("AWS Access Key", 1, "development")]
+    assert judged("deploy/local.env", line) == [("AWS Access Key", 1, "local")]
+    assert judged(".env.production", line) == [("AWS Access Key", 1, None)]
+    assert judged(".env", line) == [("AWS Access Key", 1, None)]

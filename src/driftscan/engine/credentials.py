@@ -903,9 +903,18 @@ _ENVIRONMENT_FILE = re.compile(
 )
 
 
+# Env files named for their stage: .env.test, .env-development, test.env.
+_ENV_FILE_STAGE = re.compile(r"^(?:\.env[.-](?P<suffix>[\w-]+)|(?P<prefix>[\w-]+)\.env)$")
+
+
 def _file_environment(path: str) -> str | None:
     match = _ENVIRONMENT_FILE.search(path)
-    return _dev_environment(match.group("env")) if match else None
+    if match:
+        return _dev_environment(match.group("env"))
+    stage = _ENV_FILE_STAGE.match(_basename(path))
+    if stage:
+        return _dev_environment(stage.group("suffix") or stage.group("prefix"))
+    return None
 
 
 def file_credentials(path: str, text: str, salt: bytes) -> Iterator[Credential]:
