@@ -455,3 +455,21 @@ def test_env_files_named_for_a_dev_stage_tag_their_credentials() -> None:
     assert judged("deploy/local.env", line) == [("AWS Access Key", 1, "local")]
     assert judged(".env.production", line) == [("AWS Access Key", 1, None)]
     assert judged(".env", line) == [("AWS Access Key", 1, None)]
+
+
+def test_private_key_in_a_json_string_on_one_line() -> None:
+    body = "\\n".join(KEY_BODY.split("\n"))
+    service_account = (
+        '{\n  "type": "service_account",\n  "project_id": "acme-prod",\n'
+        '  "private_key": "-----BEGIN PRIVATE KEY-----\\n'
+        + body
+        + '\\n-----END PRIVATE KEY-----\\n",\n'
+        '  "client_email": "deployer@acme-prod.iam.gserviceaccount.com"\n}\n'
+    )
+    assert judged("deploy/gcp-key.json", service_account) == [("Private Key", 4, None)]
+    placeholder = (
+        '{"private_key": "-----BEGIN PRIVATE KEY-----\\n...\\n-----END PRIVATE KEY-----\\n"}'
+    )
+    assert judged("deploy/gcp-key.json", placeholder) == []
+    code = 'PEM = "-----BEGIN PRIVATE KEY-----\\n" + body + "\\n-----END PRIVATE KEY-----"\n'
+    assert judged("deploy/build.sh", code) == []

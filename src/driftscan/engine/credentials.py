@@ -121,6 +121,8 @@ def _credential(
         return
     if isinstance(plugin, PrivateKeyDetector):
         block = _pem_block(lines, index)
+        if block is None:  # a key in a JSON string (a GCP service-account key), on one line
+            block = _inline_pem_block(lines[index])
         if block is None:  # a header without a key body: a docstring, a regex, a constant
             return
         value = block
@@ -130,6 +132,30 @@ def _credential(
 _BASE64_LINE = re.compile(r"^[A-Za-z0-9+/=]+$")
 _PEM_HEADER_LINE = re.compile(r"^[A-Za-z-]+:")  # Proc-Type:, DEK-Info: of encrypted keys
 _CODE_QUOTING = re.compile(r"""^[\s"'`+,]+|(?:\\n|[\s"'`+,;)])+$""")
+
+
+_INLINE_PEM = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?P<body>(?:\\r)?\\n[A-Za-z0-9+/=\\rn:,\- ]*?)"
+    r"-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----"
+)
+
+
+def _inline_pem_block(line: str) -> str | None:
+    """A key block written on one line with escaped newlines ("-----BEGIN ...-----\\nMII...
+    \\n-----END ...-----\\n"), as JSON and many config strings hold it; None unless what
+    lies between the markers is base64 key material."""
+    match = _INLINE_PEM.search(line)
+    if match is None:
+        return None
+    body = []
+    for part in re.split(r"(?:\\r)?\\n", match.group("body")):
+        if not part or _PEM_HEADER_LINE.match(part):
+            continue
+        if not _BASE64_LINE.match(part):
+            return None
+        body.append(part)
+    joined = "".join(body)
+    return joined if len(joined) >= 64 else None
 
 
 def _pem_block(lines: list[str], start: int) -> str | None:
