@@ -473,3 +473,25 @@ def test_private_key_in_a_json_string_on_one_line() -> None:
     assert judged("deploy/gcp-key.json", placeholder) == []
     code = 'PEM = "-----BEGIN PRIVATE KEY-----\\n" + body + "\\n-----END PRIVATE KEY-----"\n'
     assert judged("deploy/build.sh", code) == []
+
+
+def test_java_properties_files() -> None:
+    signing = "storePassword=Upl0ad-Store-2024\nkeyPassword=Upl0ad-Key-2024\nkeyAlias=upload\nstoreFile=/home/ci/upload-keystore.jks\n"
+    assert judged("android/key.properties", signing) == [
+        ("Secret in properties file", 1, None),
+        ("Secret in properties file", 2, None),
+    ]
+    placeholders = (
+        "storePassword=<password-from-previous-step>\nkeyPassword=${KEY_PASSWORD}\n"
+        "# signing.password=Upl0ad-Store-2024\nsigning.keyId=24875D73\n"
+    )
+    assert judged("android/key.properties", placeholders) == []
+    messages = "login.password=Password\nlogin.password.hint=At least 8 characters, 1 digit\n"
+    assert judged("src/main/resources/messages.properties", messages) == []
+    # Spring's own files are read once, by the Spring check
+    assert [
+        k
+        for k, _l, _e in judged(
+            "src/main/resources/application.properties", "db.password=Upl0ad-Store-2024\n"
+        )
+    ] == ["Spring configuration secret"]

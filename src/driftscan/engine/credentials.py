@@ -454,6 +454,29 @@ def _spring(path: str, text: str, salt: bytes) -> Iterator[Credential]:
             )
 
 
+# Other Java properties files: Android/Flutter signing (android/key.properties storePassword,
+# keyPassword), Gradle publishing (gradle.properties signing.password, ossrhPassword), tool
+# settings (liquibase.properties, sonar-project.properties). Spring's are read above.
+_PROPERTIES_PATH = re.compile(r"\.properties$")
+
+
+def _java_properties(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    if _SPRING_PATH.search(path) or _PROPERTIES_PATH.search(path) is None:
+        return
+    for m in _PROPERTY.finditer(text):
+        if m.group(0).lstrip().startswith(("#", "!")):
+            continue
+        if not secret_named(m.group("key").rsplit(".", 1)[-1]):
+            continue
+        value = m.group("value").strip().strip("\"'")
+        if is_literal_secret(value):
+            yield Credential(
+                "Secret in properties file",
+                _line_of(text, m.start("value")),
+                fingerprint(value, salt),
+            )
+
+
 # Phoenix: config/*.exs. Only secret_key_base: a signing_salt is not a secret (Phoenix
 # maintainers: "the secret_key_base is enough as a secret"), and every generated app commits
 # one in config/config.exs.
@@ -793,6 +816,7 @@ _FRAMEWORKS = (
     (_SPRING_PATH, _spring),
     (_PHOENIX_PATH, _phoenix),
     (_DOTNET_PATH, _dotnet),
+    (_PROPERTIES_PATH, _java_properties),
 )
 
 
