@@ -125,7 +125,10 @@ def test_rails_key_files() -> None:
     ]
     assert judged("config/credentials/test.key", HEX32) == [("Rails master key", 1, "test")]
     assert judged("config/master.key", "see README\n") == []
-    assert judged("lib/master.key", HEX32) == []  # not where Rails keeps it
+    # a committed master.key is the key wherever it sits (a nested app, a Docker context)
+    assert judged("apps/shop/master.key", HEX32) == [("Rails master key", 1, None)]
+    assert judged("lib/session.key", HEX32) == []  # not a Rails key name
+    assert judged("docker/master.key", HEX32 + "\nsecond line\n") == []  # not the key alone
 
 
 def test_rails_secrets_yml_sections() -> None:
@@ -307,3 +310,188 @@ def test_framework_checks_stay_linear_on_hostile_files() -> None:
         found = list(file_credentials(path, text, b"s"))
         assert time.process_time() - start < 2.0, path
         assert len(found) <= 100
+
+
+# Assembled at run time, as above.
+OAUTH_HEX = "3f1a9c0b7e2d4f6a" + "8b1c3e5d7f9a0b2c4d6e8f10"
+JWK_D = (
+    "X4cTteJY_gn4FYPsXB8rdXix5vwsg1FLN5E3EaG6RJoVH" + "-HLLKD9M7dx5oo7GURknchnrRweUkC7hT5fJLM0WbFA"
+)
+JWK_N = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc"
+
+
+def test_composer_auth_tokens_and_passwords() -> None:
+    auth = (
+        '{\n  "github-oauth": {\n    "github.com": "' + OAUTH_HEX + '"\n  },\n'
+        '  "http-basic": {\n    "repo.packagist.com": {\n      "username": "acme",\n'
+        '      "password": "Zk3p9QmL2xVt"\n    }\n  },\n'
+        '  "bitbucket-oauth": {"bitbucket.org": {"consumer-key": "k", "consumer-secret": "Qw8e7R6t5Y4u3"}}\n}\n'
+    )
+    assert judged("auth.json", auth) == [
+        ("Composer auth token", 3, None),
+        ("Composer auth token", 8, None),
+        ("Composer auth token", 11, None),
+    ]
+    ci = 'env:\n  COMPOSER_AUTH: \'{"github-oauth": {"github.com": "' + OAUTH_HEX + "\"}}'\n"
+    assert judged(".github/workflows/ci.yml", ci) == [("Composer auth token", 2, None)]
+    escaped = (
+        'export COMPOSER_AUTH="{\\"bearer\\": {\\"repo.acme.io\\": \\"' + OAUTH_HEX + '\\"}}"\n'
+    )
+    assert judged("scripts/install.sh", escaped) == [("Composer auth token", 1, None)]
+    placeholders = (
+        '{"github-oauth": {"github.com": "<token>"}, "gitlab-token": {"gitlab.com": "${GITLAB_TOKEN}"},'
+        ' "http-basic": {"repo.acme.io": {"username": "u", "password": "%env(REPO_PASSWORD)%"}},'
+        ' "bearer": {"repo.acme.io": "%COMPOSER_BEARER%"}}'
+    )
+    assert judged(".composer-auth.json", placeholders) == []
+    referenced = 'COMPOSER_AUTH: \'{"github-oauth": {"github.com": "${{ secrets.GH_TOKEN }}"}}\'\n'
+    assert judged(".github/workflows/ci.yml", referenced) == []
+    # a translation file named auth.json is no Composer auth
+    assert judged("lang/en/auth.json", '{"password": "Zk3p9QmL2xVt"}') == []
+    # a prefixed GitHub token is reported once, by the format detector
+    assert [
+        k
+        for k, _l, _e in judged(
+            "auth.json", '{"github-oauth": {"github.com": "' + GITHUB_TOKEN + '"}}'
+        )
+    ] == ["GitHub Token"]
+
+
+def test_json_web_keys_with_private_material() -> None:
+    private = (
+        '{"kty": "RSA", "kid": "sig-1",\n "n": "'
+        + JWK_N
+        + '", "e": "AQAB",\n "d": "'
+        + JWK_D
+        + '"}'
+    )
+    assert judged("config/keys/signing.jwk", private) == [("JSON Web Key", 3, None)]
+    jwks = '{"keys": [\n' + private + "\n]}"
+    assert judged("secrets/jwks.json", jwks) == [("JSON Web Key", 4, None)]
+    public = '{"keys": [{"kty": "RSA", "kid": "sig-1", "n": "' + JWK_N + '", "e": "AQAB"}]}'
+    assert judged("public/.well-known/jwks.json", public) == []
+    assert judged("keys/dev.jwk", '{"kty": "EC", "crv": "P-256", "d": "..."}') == []
+
+
+def test_passwords_in_connection_urls() -> None:
+    text = (
+        "production:\n"
+        "  url: postgres://app:Hq7vR2mKx9Lp@db.prod.acme.internal:5432/app\n"
+        "  cache: redis://:${REDIS_PASSWORD}@cache:6379/0\n"
+        "  local: mongodb://root:Dev12345pw@localhost:27017\n"
+        "  doc: postgres://user:password@localhost/db\n"
+        "  docs: https://user:S3cretPass1@example.com\n"
+        "  # old: postgres://app:Hq7vR2mKx9Lp@db.prod.acme.internal\n"
+        "  stock: postgres://postgres:postgres@db:5432/app\n"
+        "  compose: amqp://guest:Rabbit123pw@rabbitmq:5672\n"
+        "  hint: mysql://<user>:<password>@<host>/db\n"
+    )
+    assert judged("deploy/config.yml", text) == [
+        ("Password in connection URL", 2, None),
+        ("Password in connection URL", 4, "development"),
+        ("Password in connection URL", 9, "development"),
+    ]
+    srv = '{"Mongo": "mongodb+srv://orders:Zq81mXpL0vQ2@cluster0.ab1cd.mongodb.net/orders"}'
+    assert judged("src/Orders/appsettings.json", srv) == [("Password in connection URL", 1, None)]
+    assert judged(".env", "DATABASE_URL=mysql://app:Hq7vR2mKx9Lp@mysql:3306/app\n") == [
+        ("Password in connection URL", 1, "development")
+    ]
+    # CI throwaway service passwords are not configuration credentials
+    ci = "env:\n  DATABASE_URL: postgres://app:Hq7vR2mKx9Lp@db.acme.io/app\n"
+    assert judged(".github/workflows/ci.yml", ci) == []
+    for path in (
+        ".gitlab-ci.yml",
+        "bitbucket-pipelines.yml",
+        "azure-pipelines.pr.yml",
+        ".travis.yml",
+    ):
+        assert judged(path, ci) == []
+    assert judged("README.md", "postgres://app:Hq7vR2mKx9Lp@db.acme.io/app\n") == []
+    templated = (
+        "description: use the format 'sms://[USER]:[SECRET1]@[PROVIDER]'\n"
+        "DATABASE_URL: mysql://$$cap_db_user:$$cap_db_pass1@srv-captain--db/app\n"
+        "CACHE_URL: redis://app:pre$REDIS_PASS1@cache.acme.io:6379\n"
+    )
+    assert judged("apps/template.yml", templated) == []
+
+
+def test_environment_files_in_configuration_folders_tag_their_credentials() -> None:
+    text = f"aws_access_key_id: {AWS_KEY}\n"
+    assert judged("config/settings/test.yml", text) == [("AWS Access Key", 1, "test")]
+    assert judged("config/development.json", '{"key": "' + AWS_KEY + '"}') == [
+        ("AWS Access Key", 1, "development")
+    ]
+    assert judged("config/settings/production.yml", text) == [("AWS Access Key", 1, None)]
+    assert judged("config/settings.yml", text) == [("AWS Access Key", 1, None)]
+    assert judged("deploy/test.yml", text) == [("AWS Access Key", 1, None)]  # not a config folder
+
+
+def test_json_web_keys_embedded_in_other_files() -> None:
+    configmap = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: auth\ndata:\n  jwks.json: |\n"
+        '    {"keys": [{"kty": "EC", "crv": "P-256", "x": "' + JWK_N[:43] + '",\n'
+        '      "d": "' + JWK_D[:43] + '"}]}\n'
+    )
+    assert judged("deploy/auth-configmap.yaml", configmap) == [("JSON Web Key", 8, None)]
+    env = 'JWKS="{\\"keys\\":[{\\"kty\\":\\"RSA\\",\\"d\\":\\"' + JWK_D + '\\"}]}"\n'
+    assert judged("deploy/auth.env", env) == [("JSON Web Key", 1, None)]
+    public = 'jwks.json: |\n  {"keys": [{"kty": "RSA", "n": "' + JWK_N + '", "e": "AQAB"}]}\n'
+    assert judged("deploy/public-configmap.yaml", public) == []
+
+
+def test_composer_json_config_auth() -> None:
+    manifest = (
+        '{\n  "name": "acme/shop",\n  "config": {\n    "sort-packages": true,\n'
+        '    "github-oauth": {"github.com": "' + OAUTH_HEX + '"}\n  }\n}\n'
+    )
+    assert judged("composer.json", manifest) == [("Composer auth token", 5, None)]
+    assert judged("composer.json", '{"config": {"sort-packages": true}}') == []
+
+
+def test_env_files_named_for_a_dev_stage_tag_their_credentials() -> None:
+    line = f"UPLOADER_ID={AWS_KEY}\n"
+    assert judged(".env.test", line) == [("AWS Access Key", 1, "test")]
+    assert judged("api/.env.development", line) == [("AWS Access Key", 1, "development")]
+    assert judged("deploy/local.env", line) == [("AWS Access Key", 1, "local")]
+    assert judged(".env.production", line) == [("AWS Access Key", 1, None)]
+    assert judged(".env", line) == [("AWS Access Key", 1, None)]
+
+
+def test_private_key_in_a_json_string_on_one_line() -> None:
+    body = "\\n".join(KEY_BODY.split("\n"))
+    service_account = (
+        '{\n  "type": "service_account",\n  "project_id": "acme-prod",\n'
+        '  "private_key": "-----BEGIN PRIVATE KEY-----\\n'
+        + body
+        + '\\n-----END PRIVATE KEY-----\\n",\n'
+        '  "client_email": "deployer@acme-prod.iam.gserviceaccount.com"\n}\n'
+    )
+    assert judged("deploy/gcp-key.json", service_account) == [("Private Key", 4, None)]
+    placeholder = (
+        '{"private_key": "-----BEGIN PRIVATE KEY-----\\n...\\n-----END PRIVATE KEY-----\\n"}'
+    )
+    assert judged("deploy/gcp-key.json", placeholder) == []
+    code = 'PEM = "-----BEGIN PRIVATE KEY-----\\n" + body + "\\n-----END PRIVATE KEY-----"\n'
+    assert judged("deploy/build.sh", code) == []
+
+
+def test_java_properties_files() -> None:
+    signing = "storePassword=Upl0ad-Store-2024\nkeyPassword=Upl0ad-Key-2024\nkeyAlias=upload\nstoreFile=/home/ci/upload-keystore.jks\n"
+    assert judged("android/key.properties", signing) == [
+        ("Secret in properties file", 1, None),
+        ("Secret in properties file", 2, None),
+    ]
+    placeholders = (
+        "storePassword=<password-from-previous-step>\nkeyPassword=${KEY_PASSWORD}\n"
+        "# signing.password=Upl0ad-Store-2024\nsigning.keyId=24875D73\n"
+    )
+    assert judged("android/key.properties", placeholders) == []
+    messages = "login.password=Password\nlogin.password.hint=At least 8 characters, 1 digit\n"
+    assert judged("src/main/resources/messages.properties", messages) == []
+    # Spring's own files are read once, by the Spring check
+    assert [
+        k
+        for k, _l, _e in judged(
+            "src/main/resources/application.properties", "db.password=Upl0ad-Store-2024\n"
+        )
+    ] == ["Spring configuration secret"]

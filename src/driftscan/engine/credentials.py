@@ -121,6 +121,8 @@ def _credential(
         return
     if isinstance(plugin, PrivateKeyDetector):
         block = _pem_block(lines, index)
+        if block is None:  # a key in a JSON string (a GCP service-account key), on one line
+            block = _inline_pem_block(lines[index])
         if block is None:  # a header without a key body: a docstring, a regex, a constant
             return
         value = block
@@ -130,6 +132,30 @@ def _credential(
 _BASE64_LINE = re.compile(r"^[A-Za-z0-9+/=]+$")
 _PEM_HEADER_LINE = re.compile(r"^[A-Za-z-]+:")  # Proc-Type:, DEK-Info: of encrypted keys
 _CODE_QUOTING = re.compile(r"""^[\s"'`+,]+|(?:\\n|[\s"'`+,;)])+$""")
+
+
+_INLINE_PEM = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?P<body>(?:\\r)?\\n[A-Za-z0-9+/=\\rn:,\- ]*?)"
+    r"-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----"
+)
+
+
+def _inline_pem_block(line: str) -> str | None:
+    """A key block written on one line with escaped newlines ("-----BEGIN ...-----\\nMII...
+    \\n-----END ...-----\\n"), as JSON and many config strings hold it; None unless what
+    lies between the markers is base64 key material."""
+    match = _INLINE_PEM.search(line)
+    if match is None:
+        return None
+    body = []
+    for part in re.split(r"(?:\\r)?\\n", match.group("body")):
+        if not part or _PEM_HEADER_LINE.match(part):
+            continue
+        if not _BASE64_LINE.match(part):
+            return None
+        body.append(part)
+    joined = "".join(body)
+    return joined if len(joined) >= 64 else None
 
 
 def _pem_block(lines: list[str], start: int) -> str | None:
@@ -320,8 +346,10 @@ def _basename(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-# Rails: config/master.key and config/credentials/<env>.key hold the key itself (32 hex).
-_RAILS_KEY_PATH = re.compile(r"(?:^|/)config/(?:master|credentials/(?P<env>[\w-]+))\.key$")
+# Rails: master.key and config/credentials/<env>.key hold the key itself (32 hex). A
+# master.key counts wherever it sits (apps nested in a monorepo, a key copied next to a
+# Dockerfile): what identifies it is the name and a content of 32 hex characters alone.
+_RAILS_KEY_PATH = re.compile(r"(?:^|/)(?:master|config/credentials/(?P<env>[\w-]+))\.key$")
 _RAILS_KEY = re.compile(r"\A[ \t\r\n]*(?P<value>[0-9a-f]{32})[ \t\r\n]*\Z")
 
 
@@ -423,6 +451,29 @@ def _spring(path: str, text: str, salt: bytes) -> Iterator[Credential]:
                 _line_of(text, m.start("value")),
                 fingerprint(value, salt),
                 env,
+            )
+
+
+# Other Java properties files: Android/Flutter signing (android/key.properties storePassword,
+# keyPassword), Gradle publishing (gradle.properties signing.password, ossrhPassword), tool
+# settings (liquibase.properties, sonar-project.properties). Spring's are read above.
+_PROPERTIES_PATH = re.compile(r"\.properties$")
+
+
+def _java_properties(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    if _SPRING_PATH.search(path) or _PROPERTIES_PATH.search(path) is None:
+        return
+    for m in _PROPERTY.finditer(text):
+        if m.group(0).lstrip().startswith(("#", "!")):
+            continue
+        if not secret_named(m.group("key").rsplit(".", 1)[-1]):
+            continue
+        value = m.group("value").strip().strip("\"'")
+        if is_literal_secret(value):
+            yield Credential(
+                "Secret in properties file",
+                _line_of(text, m.start("value")),
+                fingerprint(value, salt),
             )
 
 
@@ -578,6 +629,186 @@ def _tfvars(path: str, text: str, salt: bytes) -> Iterator[Credential]:
             )
 
 
+def _secret_literal(value: str) -> bool:
+    """A literal credential that is not a reference either (%COMPOSER_TOKEN%, $TOKEN,
+    Symfony's %env(NAME)%)."""
+    return (
+        is_literal_secret(value)
+        and not is_reference(value)
+        and _PARAMETER.fullmatch(value.strip()) is None
+    )
+
+
+_PARAMETER = re.compile(r"%[^%\s]+%")
+
+
+# Composer authentication (auth.json, .composer-auth.json, composer.json `config`, the
+# COMPOSER_AUTH variable): per host, a token (github-oauth, gitlab-oauth, gitlab-token,
+# bearer), a username and password (http-basic) or an OAuth consumer (bitbucket-oauth).
+_COMPOSER_AUTH_KEYS = (
+    "github-oauth",
+    "gitlab-oauth",
+    "gitlab-token",
+    "bitbucket-oauth",
+    "http-basic",
+    "bearer",
+    "forgejo-token",
+)
+_COMPOSER_SECRET_FIELDS = frozenset({"password", "token", "consumer-secret"})
+_COMPOSER_AUTH_FILE = re.compile(r"(?:^|/)(?:auth|\.composer-auth)\.json$")
+_COMPOSER_AUTH_VARIABLE = re.compile(r"\bCOMPOSER_AUTH\b[\"']?[ \t]*[:=][ \t]*[\"']?")
+
+
+def _composer_values(auth: object) -> Iterator[str]:
+    """The secret strings of a Composer auth mapping."""
+    if not isinstance(auth, dict):
+        return
+    for kind in _COMPOSER_AUTH_KEYS:
+        hosts = auth.get(kind)
+        if not isinstance(hosts, dict):
+            continue
+        for entry in hosts.values():
+            if isinstance(entry, str) and kind not in ("http-basic", "bitbucket-oauth"):
+                yield entry  # a token written directly under its host
+            elif isinstance(entry, dict):
+                for field, value in entry.items():
+                    if field in _COMPOSER_SECRET_FIELDS and isinstance(value, str):
+                        yield value
+
+
+def _composer_objects(path: str, text: str) -> Iterator[object]:
+    """Composer auth mappings: a whole auth file, composer.json's `config`, or the JSON
+    value of a COMPOSER_AUTH variable (quoted or escaped in YAML, env files, scripts)."""
+    if _COMPOSER_AUTH_FILE.search(path) or _basename(path) == "composer.json":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            yield data.get("config") if _basename(path) == "composer.json" else data
+    if "COMPOSER_AUTH" not in text:
+        return
+    for m in _COMPOSER_AUTH_VARIABLE.finditer(text):
+        if text[m.end() : m.end() + 1] != "{":
+            continue
+        raw = text[m.end() : _closing(text, m.end(), min(len(text), m.end() + 20_000))]
+        for candidate in (raw, raw.replace('\\"', '"')):
+            try:
+                yield json.loads(candidate)
+                break
+            except ValueError:
+                continue
+
+
+def _composer_auth(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    if not any(key in text for key in _COMPOSER_AUTH_KEYS):
+        return
+    found = {
+        value: text.find(value)
+        for auth in _composer_objects(path, text)
+        for value in _composer_values(auth)
+        # a token of a known format (ghp_, glpat-) is the format detector's finding
+        if not _PREFILTER.search(value) and _secret_literal(value)
+    }
+    for value, at in sorted(found.items(), key=lambda item: item[1]):
+        yield Credential(
+            "Composer auth token", _line_of(text, max(at, 0)), fingerprint(value, salt)
+        )
+
+
+# JSON Web Keys: a JWK (or a JWKS's `keys`) holding `d` carries the private key (RSA private
+# exponent, EC/OKP private key, or for kty "oct" the symmetric key `k`); a public JWK has
+# only n/e or x/y.
+_JWK_PATH = re.compile(r"\.(?:jwks?|json)$")
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]{16,}={0,2}$")
+
+
+def _jwk_private(node: object) -> Iterator[str]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _jwk_private(item)
+    elif isinstance(node, dict):
+        kty = node.get("kty")
+        if isinstance(kty, str):
+            secret = node.get("k") if kty == "oct" else node.get("d")
+            if (
+                isinstance(secret, str)
+                and _BASE64URL.match(secret)
+                and not _PLACEHOLDER.search(secret)
+            ):
+                yield secret
+            return
+        for value in node.values():
+            yield from _jwk_private(value)
+
+
+def _jwk(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    """A JWK file or JSON document holding a private key; a JWK embedded in other text (a
+    YAML block, an env value, escaped in a string) by its `"d"` member next to `"kty"`."""
+    if '"kty"' not in text and '\\"kty\\"' not in text:
+        return
+    if _JWK_PATH.search(path):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if data is not None:
+            for secret in _jwk_private(data):
+                at = text.find(secret)
+                yield Credential(
+                    "JSON Web Key", _line_of(text, max(at, 0)), fingerprint(secret, salt)
+                )
+            return
+    for m in _JWK_MEMBER.finditer(text):
+        secret = m.group("value")
+        if not _PLACEHOLDER.search(secret):
+            yield Credential(
+                "JSON Web Key", _line_of(text, m.start("value")), fingerprint(secret, salt)
+            )
+
+
+_JWK_MEMBER = re.compile(r'\\?"d\\?"[ \t]*:[ \t]*\\?"(?P<value>[A-Za-z0-9_-]{32,})\\?"')
+
+
+# Connection URLs with a password: scheme://user:password@host (the pattern redaction uses).
+# A password counts as a credential literal does (no placeholder, reference or stock
+# default); on a local host (localhost, a loopback address, a one-word compose service name)
+# it is a development default.
+_URL_COMMENT = re.compile(r"^[ \t]*(?:#|//|;|<!--)")
+_URL_HOST = re.compile(r"[^\s/:?#\"'`<>,;\])}]*")
+# A password written as [SECRET], or holding a $name / $$name / ${ / $( interpolation
+# (shell, compose, app-template variables).
+_URL_PLACEHOLDER = re.compile(r"^\[[^\]]*\]$|\$[$A-Za-z_{(]")
+_HOST_PLACEHOLDER = re.compile(
+    r"example|\byour|<|x{3,}|sample|dummy|placeholder|^(?:host|hostname|server|domain)$", re.I
+)
+_LOCAL_HOST = re.compile(
+    r"^(?:localhost|127(?:\.\d+){3}|0\.0\.0\.0|\[::1\]|host\.docker\.internal"
+    r"|[\w-]+\.(?:local|localhost|test)|[A-Za-z][\w-]*)$",
+    re.I,
+)
+
+
+def url_credentials(text: str, salt: bytes) -> Iterator[Credential]:
+    if "://" not in text:
+        return
+    for line_no, line in enumerate(text.split("\n"), 1):
+        if "@" not in line or "://" not in line or len(line) > MAX_LINE or _URL_COMMENT.match(line):
+            continue
+        for m in _URL_USERINFO.finditer(line):
+            _user, sep, password = m.group("userinfo").partition(":")
+            if not sep or _URL_PLACEHOLDER.search(password) or not _secret_literal(password):
+                continue
+            host_match = _URL_HOST.match(line, m.end())
+            host = host_match.group(0) if host_match else ""
+            if not host or _HOST_PLACEHOLDER.search(host):
+                continue  # user:p4ss@<host>, @example.com: documentation
+            env = "development" if _LOCAL_HOST.match(host) else None
+            yield Credential(
+                "Password in connection URL", line_no, fingerprint(password, salt), env
+            )
+
+
 _FRAMEWORKS = (
     (_RAILS_KEY_PATH, _rails_key),
     (_RAILS_SECRETS_PATH, _rails_secrets),
@@ -585,6 +816,7 @@ _FRAMEWORKS = (
     (_SPRING_PATH, _spring),
     (_PHOENIX_PATH, _phoenix),
     (_DOTNET_PATH, _dotnet),
+    (_PROPERTIES_PATH, _java_properties),
 )
 
 
@@ -602,6 +834,8 @@ def framework_credentials(path: str, text: str, salt: bytes) -> Iterator[Credent
     yield from _cloudformation_parameters(path, text, salt)
     yield from _tfvars(path, text, salt)
     yield from _bicepparam(path, text, salt)
+    yield from _composer_auth(path, text, salt)
+    yield from _jwk(path, text, salt)
 
 
 # Stripe test-mode keys: a real key of Stripe's test mode, harmless to money but still a
@@ -661,6 +895,25 @@ def _decoded_credentials(value: str, salt: bytes) -> Iterator[Credential]:
 
 # Throwaway secrets of test pipelines and local compose stacks are not what the
 # configuration check is for; format-specific detectors still read these files.
+# CI configuration: its database URLs serve throwaway test services.
+_CI_PATH = re.compile(
+    r"(?:^|/)(?:\.ci|ci|\.github|\.gitlab|\.circleci|\.buildkite|\.woodpecker)/"
+    r"|(?:^|/)(?:\.gitlab-ci|\.travis|\.drone|\.woodpecker|bitbucket-pipelines"
+    r"|azure-pipelines[\w.-]*)\.ya?ml$"
+)
+# Configuration that holds connection URLs: YAML (compose, Dapr components, Helm values),
+# JSON (appsettings), TOML, properties, ini-style files; env files are added by name.
+URL_SUFFIXES = (
+    ".yml",
+    ".yaml",
+    ".json",
+    ".toml",
+    ".properties",
+    ".ini",
+    ".cfg",
+    ".conf",
+    ".config",
+)
 _CI_OR_COMPOSE = re.compile(
     r"(?:^|/)(?:\.ci|ci|\.github|\.circleci|\.buildkite)/|compose[^/]*\.ya?ml$"
 )
@@ -691,10 +944,38 @@ def is_env_file(path: str) -> bool:
 MAX_PER_FILE = 100  # a fact keeps 20 pieces of evidence; more from one file is a data dump
 
 
+# Per-environment configuration files named for the environment in a configuration folder:
+# the config gem's config/settings/test.yml, node-config's config/development.json,
+# config/environments/local.yaml. What they hold serves that environment only.
+_ENVIRONMENT_FILE = re.compile(
+    r"(?:^|/)(?:config|configs|configuration|settings|environments)/(?:[\w-]+/)?"
+    r"(?P<env>[\w-]+)\.(?:ya?ml|json|toml|ini|conf|properties)$"
+)
+
+
+# Env files named for their stage: .env.test, .env-development, test.env.
+_ENV_FILE_STAGE = re.compile(r"^(?:\.env[.-](?P<suffix>[\w-]+)|(?P<prefix>[\w-]+)\.env)$")
+
+
+def _file_environment(path: str) -> str | None:
+    match = _ENVIRONMENT_FILE.search(path)
+    if match:
+        return _dev_environment(match.group("env"))
+    stage = _ENV_FILE_STAGE.match(_basename(path))
+    if stage:
+        return _dev_environment(stage.group("suffix") or stage.group("prefix"))
+    return None
+
+
 def file_credentials(path: str, text: str, salt: bytes) -> Iterator[Credential]:
     """The credentials of one file (at most MAX_PER_FILE): the format detectors everywhere;
-    the secret-named-key checks chosen by what the file is (env, framework, configuration)."""
-    return itertools.islice(_file_credentials(path, text, salt), MAX_PER_FILE)
+    the secret-named-key checks chosen by what the file is (env, framework, configuration).
+    A file of a development/test environment tags what it holds with that environment."""
+    found = itertools.islice(_file_credentials(path, text, salt), MAX_PER_FILE)
+    env = _file_environment(path)
+    if env is None:
+        return found
+    return (c if c.environment else replace(c, environment=env) for c in found)
 
 
 def _file_credentials(path: str, text: str, salt: bytes) -> Iterator[Credential]:
@@ -710,6 +991,8 @@ def _file_credentials(path: str, text: str, salt: bytes) -> Iterator[Credential]
     yield from find_credentials(text, salt, env_file, config_file)
     if not template:
         yield from framework_credentials(path, text, salt)
+        if (env_file or path.endswith(URL_SUFFIXES)) and _CI_PATH.search(path) is None:
+            yield from url_credentials(text, salt)
     if "Secret" in text and _K8S_SECRET.search(text):
         yield from secret_data_credentials(text, salt)
 
