@@ -209,3 +209,66 @@ def test_random_yaml_in_every_yaml_role_never_crashes(
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     assert detect_repo(FULL, DirSource(root)).status is RepoStatus.OK
+
+
+def test_exclude_beside_leaves_out_files_under_a_marker_folder(tmp_path: Path) -> None:
+    compiled = rules(
+        tmp_path,
+        "  manifests:\n"
+        "    content: '^kind: ConfigMap'\n"
+        "    in: '**/*.yaml'\n"
+        "    example: 'kind: ConfigMap'\n"
+        "    exclude_beside: {marker: 'Chart.{yaml,yml}', path: 'templates/**'}\n"
+        "  any-file:\n"
+        "    file: '**/*.yaml'\n"
+        "    exclude_beside: [{marker: Chart.yaml, path: 'templates/**'}, {marker: '*.marker', path: '**'}]\n",
+    )
+    cm = "apiVersion: v1\nkind: ConfigMap\n"
+    source = repo(
+        tmp_path,
+        {
+            "charts/api/Chart.yaml": "apiVersion: v2\nname: api\n",
+            "charts/api/templates/cm.yaml": cm,  # a static template of a chart
+            "charts/api/templates/sub/cm.yaml": cm,
+            "charts/web/Chart.yml": "apiVersion: v2\nname: web\n",
+            "charts/web/templates/cm.yaml": cm,
+            "charts/api/ci/cm.yaml": cm,  # beside Chart.yaml, but not under templates/
+            "k8s/templates/cm.yaml": cm,  # a templates/ folder with no Chart.yaml beside it
+            "k8s/cm.yaml": cm,
+            "skip/x.marker": "",
+            "skip/deep/cm.yaml": cm,
+        },
+    )
+    assert found(compiled, source) == {
+        "manifests": [
+            ("charts/api/ci/cm.yaml", 2),
+            ("k8s/cm.yaml", 2),
+            ("k8s/templates/cm.yaml", 2),
+            ("skip/deep/cm.yaml", 2),
+        ],
+        "any-file": [
+            ("charts/api/Chart.yaml", 1),
+            ("charts/api/ci/cm.yaml", 1),
+            ("charts/web/templates/cm.yaml", 1),
+            ("k8s/cm.yaml", 1),
+            ("k8s/templates/cm.yaml", 1),
+        ],
+    }
+
+
+def test_exclude_beside_at_the_root(tmp_path: Path) -> None:
+    compiled = rules(
+        tmp_path,
+        "  manifests:\n"
+        "    yaml: {in: '**/*.yaml', kind: ConfigMap, exclude_beside: {marker: Chart.yaml, path: 'templates/**'}}\n",
+    )
+    cm = "apiVersion: v1\nkind: ConfigMap\n"
+    source = repo(
+        tmp_path,
+        {
+            "Chart.yaml": "apiVersion: v2\nname: api\n",
+            "templates/cm.yaml": cm,
+            "deploy/cm.yaml": cm,
+        },
+    )
+    assert found(compiled, source) == {"manifests": [("deploy/cm.yaml", 2)]}

@@ -18,6 +18,8 @@ def test_active_text_blanks_comments_per_file_type() -> None:
     assert extract.active_text("Jenkinsfile", groovy).count("\n") == groovy.count("\n")
     assert "x" not in extract.active_text("main.tf", '# provider "x"\n// y\n')
     assert extract.active_text("README.unknown", "# title\n") == "# title\n"
+    # an Azure CLI scratchpad is a shell script
+    assert "deploy" not in extract.active_text("infra/deploy.azcli", "# az webapp deploy -n x\n")
 
 
 def test_images_from_dockerfile_skip_stages_scratch_and_variables() -> None:

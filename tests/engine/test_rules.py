@@ -51,6 +51,8 @@ EXPECTED_ERRORS = {
     "glob-too-many-stars.yaml": (6, "has more than 3 '*' in '*a*b*c*d.json'"),
     "glob-bad-range.yaml": (6, "bad character range z-a"),
     "regex-example-times-out.yaml": (9, "ran over 0.5 s on its example"),
+    "exclude-beside-marker-path.yaml": (9, "marker is one file name glob, no '/'"),
+    "exclude-beside-shape.yaml": (8, "'exclude_beside' takes {marker: FILE-NAME-GLOB, path: GLOB}"),
 }
 GLOB_FILES = sorted(name for name in EXPECTED_ERRORS if name.startswith("glob-"))
 

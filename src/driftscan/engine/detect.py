@@ -25,11 +25,13 @@ from driftscan.engine.rules import (
     ActionSignal,
     AllOf,
     AnyOf,
+    Beside,
     Condition,
     ContentSignal,
     CredentialSignal,
     DependencySignal,
     EnvSignal,
+    Excludes,
     FileSignal,
     ImageSignal,
     MetaSignal,
@@ -123,6 +125,7 @@ class CompiledRuleset:
                         signal, (FileSignal, ContentSignal, YamlSignal, CredentialSignal)
                     ):
                         globs.append(signal.glob)
+                        globs.extend(b.marker_glob for b in signal.exclude.beside)
                     elif isinstance(signal, DependencySignal):
                         needs.add("dependency")
                     elif isinstance(signal, ImageSignal):
@@ -173,9 +176,27 @@ class RepoContext:
         self._active: dict[str, str | None] = {}
         self._docs: dict[str, list[Document]] = {}
         self._cache: dict[str, object] = {}
+        self._markers: dict[str, frozenset[str]] = {}
 
     def paths(self, glob: str) -> tuple[str, ...]:
         return self.matched.get(glob, ())
+
+    def marker_dirs(self, beside: Beside) -> frozenset[str]:
+        """Folders holding a marker file of `exclude_beside` (`""` is the root)."""
+        dirs = self._markers.get(beside.marker_glob)
+        if dirs is None:
+            dirs = frozenset(p.rpartition("/")[0] for p in self.paths(beside.marker_glob))
+            self._markers[beside.marker_glob] = dirs
+        return dirs
+
+    def kept(self, exclude: Excludes, paths: Sequence[str]) -> list[str]:
+        """`paths` without those a signal's `exclude` / `exclude_beside` leaves out."""
+        return [
+            p
+            for p in paths
+            if exclude.keeps(p)
+            and (not exclude.beside or exclude.keeps_beside(p, self.marker_dirs))
+        ]
 
     def paths_any(self, globs: tuple[str, ...]) -> Sequence[str]:
         return self.reading(list(dict.fromkeys(p for g in globs for p in self.paths(g))))
@@ -370,14 +391,11 @@ def _signal(signal: Condition, ctx: RepoContext) -> list[Evidence]:
         # The file itself is the proof; line 1 gives every consumer (SARIF, editors) a place.
         return [
             Evidence(p, 1, signal.describe())
-            for p in ctx.paths(signal.glob)
-            if signal.exclude.keeps(p)
+            for p in ctx.kept(signal.exclude, ctx.paths(signal.glob))
         ]
     if isinstance(signal, ContentSignal):
         out = []
-        for path in ctx.reading(ctx.paths(signal.glob)):
-            if not signal.exclude.keeps(path):
-                continue
+        for path in ctx.reading(ctx.kept(signal.exclude, ctx.paths(signal.glob))):
             text = ctx.active(path)
             m = BudgetedRegex(signal.regex, path, ctx).search(text) if text is not None else None
             if m is not None and text is not None:
@@ -420,9 +438,7 @@ def _signal(signal: Condition, ctx: RepoContext) -> list[Evidence]:
 def _yaml(signal: YamlSignal, ctx: RepoContext) -> list[Evidence]:
     out = []
     kind_rx = _kind_regex(signal.kinds)
-    for path in ctx.reading(ctx.paths(signal.glob)):
-        if not signal.exclude.keeps(path):
-            continue
+    for path in ctx.reading(ctx.kept(signal.exclude, ctx.paths(signal.glob))):
         text = ctx.text(path)
         if text is None:
             continue
@@ -492,7 +508,7 @@ def _credentials(signal: CredentialSignal, ctx: RepoContext) -> list[Evidence]:
     """Type, line and fingerprint only: the value never leaves the credentials module.
     Raw text on purpose: a commented-out key is still a leaked key."""
     out = []
-    for path in ctx.reading([p for p in ctx.paths(signal.glob) if signal.exclude.keeps(p)]):
+    for path in ctx.reading(ctx.kept(signal.exclude, ctx.paths(signal.glob))):
         text = ctx.text(path)
         if text is None:
             continue

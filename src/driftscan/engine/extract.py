@@ -36,6 +36,7 @@ _HASH_EXT = frozenset(
         "pl",
         "ps1",
         "nix",
+        "azcli",
     ]
 )
 _SLASH_EXT = frozenset(

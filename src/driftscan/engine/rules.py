@@ -11,7 +11,7 @@ import fnmatch
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,17 +90,52 @@ class RuleRegex:
 
 
 @dataclass(frozen=True)
+class Beside:
+    """Files at `path` (a glob) relative to a folder that holds a file named `marker` (a glob
+    over one file name): `{marker: "Chart.yaml", path: "templates/**"}` is every file under a
+    Helm chart's templates/ folder, wherever the chart lives."""
+
+    marker: str
+    path: str
+    regex: re.Pattern[str]
+
+    @property
+    def marker_glob(self) -> str:
+        """The glob that lists every marker file of a repository."""
+        return f"**/{self.marker}"
+
+    def describe(self) -> str:
+        return f"{self.path} beside {self.marker}"
+
+
+@dataclass(frozen=True)
 class Excludes:
-    """Globs a file-reading signal must not see, on top of the inactive folders."""
+    """Globs a file-reading signal must not see, on top of the inactive folders; and files
+    that sit at a path relative to a folder holding a marker file (`exclude_beside`)."""
 
     globs: tuple[str, ...] = ()
     regex: re.Pattern[str] | None = None
+    beside: tuple[Beside, ...] = ()
 
     def keeps(self, path: str) -> bool:
+        """By path alone; `exclude_beside` also needs the repository's marker folders."""
         return self.regex is None or self.regex.match(path) is None
 
+    def keeps_beside(self, path: str, marker_dirs: Callable[[Beside], frozenset[str]]) -> bool:
+        """False when, for some `beside`, a folder holding its marker (`""` is the root) is an
+        ancestor of `path` and the rest of `path` matches its glob."""
+        for beside in self.beside:
+            dirs = marker_dirs(beside)
+            parts = path.split("/")
+            for cut in range(len(parts)):
+                folder = "/".join(parts[:cut])
+                if folder in dirs and beside.regex.match("/".join(parts[cut:])) is not None:
+                    return False
+        return True
+
     def describe(self) -> str:
-        return f" (not {', '.join(self.globs)})" if self.globs else ""
+        shown = list(self.globs) + [b.describe() for b in self.beside]
+        return f" (not {', '.join(shown)})" if shown else ""
 
 
 NO_EXCLUDES = Excludes()
@@ -534,15 +569,19 @@ class _Loader:
     def signal(self, head: str, node: CommentedMap, line: int | None) -> Signal:
         body = node[head]
         if head == "file":
-            self.allowed_keys(node, {"file", "exclude"}, line)
+            self.allowed_keys(node, {"file", "exclude", "exclude_beside"}, line)
             return FileSignal(self.glob(body, line, "'file'"), self.excludes(node, line))
         if head == "credential":
-            self.allowed_keys(node, {"credential", "exclude"}, line)
+            self.allowed_keys(node, {"credential", "exclude", "exclude_beside"}, line)
             return CredentialSignal(
                 self.glob(body, line, "'credential'"), self.excludes(node, line)
             )
         if head == "content":
-            self.allowed_keys(node, {"content", "in", "example", "ignore_case", "exclude"}, line)
+            self.allowed_keys(
+                node,
+                {"content", "in", "example", "ignore_case", "exclude", "exclude_beside"},
+                line,
+            )
             if "in" not in node:
                 raise self.fail(line, "'content' needs 'in: GLOB' naming the files to search")
             if "example" not in node:
@@ -599,8 +638,9 @@ class _Loader:
 
     def excludes(self, node: CommentedMap, line: int | None) -> Excludes:
         raw = node.get("exclude")
+        beside = self.excludes_beside(node, line)
         if raw is None:
-            return NO_EXCLUDES
+            return Excludes(beside=beside) if beside else NO_EXCLUDES
         globs = [raw] if isinstance(raw, str) else raw
         line = self.key_line(node, "exclude")
         if not isinstance(globs, list) or not globs:
@@ -609,13 +649,39 @@ class _Loader:
             where = self.item_line(globs, index) if isinstance(globs, CommentedSeq) else line
             self.glob(glob, where, "'exclude'")
         regex = re.compile("|".join(f"(?:{compile_glob(g).pattern})" for g in globs))
-        return Excludes(tuple(globs), regex)
+        return Excludes(tuple(globs), regex, beside)
+
+    def excludes_beside(self, node: CommentedMap, line: int | None) -> tuple[Beside, ...]:
+        raw = node.get("exclude_beside")
+        if raw is None:
+            return ()
+        line = self.key_line(node, "exclude_beside")
+        items = [raw] if isinstance(raw, CommentedMap) else raw
+        shape = "'exclude_beside' takes {marker: FILE-NAME-GLOB, path: GLOB} or a list of them"
+        if not isinstance(items, list) or not items:
+            raise self.fail(line, shape)
+        out = []
+        for item in items:
+            if not isinstance(item, CommentedMap) or set(item) != {"marker", "path"}:
+                raise self.fail(line, shape)
+            marker, path = item["marker"], item["path"]
+            marker_line = self.key_line(item, "marker")
+            if not isinstance(marker, str) or "/" in marker or "**" in marker:
+                raise self.fail(
+                    marker_line, "'exclude_beside' marker is one file name glob, no '/'"
+                )
+            self.glob(marker, marker_line, "'exclude_beside' marker")
+            self.glob(path, self.key_line(item, "path"), "'exclude_beside' path")
+            out.append(Beside(marker, path, compile_glob(path)))
+        return tuple(out)
 
     def yaml_signal(self, body: Any, line: int | None) -> YamlSignal:
         if not isinstance(body, CommentedMap):
             raise self.fail(line, "'yaml' takes a mapping: {in: GLOB, key: a.b | kind: K}")
         self.allowed_keys(
-            body, {"in", "key", "kind", "apiVersion", "matches", "contains", "exclude"}, line
+            body,
+            {"in", "key", "kind", "apiVersion", "matches", "contains", "exclude", "exclude_beside"},
+            line,
         )
         if "in" not in body:
             raise self.fail(line, "'yaml' needs 'in: GLOB' naming the files to parse")
