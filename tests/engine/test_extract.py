@@ -167,6 +167,21 @@ def test_teaching_and_example_folders_are_inactive() -> None:
     assert is_active_path("apps/docs/netlify.toml")  # a documentation site's own deployment
 
 
+def test_jvm_package_folders_named_like_examples_are_code() -> None:
+    # Spring Initializr's default package is com.example: a real application's code and config
+    for path in (
+        "src/main/java/com/example/demo/SecretsConfig.java",
+        "svc/src/main/kotlin/org/sample/app/Main.kt",
+        "src/main/resources/com/example/mock/application.properties",
+    ):
+        assert is_active_path(path), path
+    for path in (
+        "examples/src/main/java/com/acme/App.java",  # the folder above the source root counts
+        "src/main/examples/App.java",  # not a JVM source root
+    ):
+        assert not is_active_path(path), path
+
+
 def test_images_inline_in_terraform_jsonencode() -> None:
     text = (
         'resource "aws_ecs_task_definition" "api" {\n'

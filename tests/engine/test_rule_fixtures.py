@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from driftscan.engine.detect import CompiledRuleset
@@ -26,3 +28,18 @@ def test_every_rule_value_has_positive_and_near_miss_cases(ruleset: Ruleset) -> 
 def test_every_fixture_folder_belongs_to_a_rule() -> None:
     folders = {p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name != "demo-org"}
     assert folders <= _RULE_IDS, f"fixture folders without a rule: {sorted(folders - _RULE_IDS)}"
+
+
+def test_no_fixture_file_is_ignored_by_git() -> None:
+    """A fixture file that .gitignore hides (a `build/` folder, say) passes here and is missing
+    from every clone, where its case then fails or, worse, passes for the wrong reason."""
+    if not (FIXTURES.parent / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(
+        ["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--", "fixtures"],
+        cwd=FIXTURES.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert ignored == [], f"fixture files hidden by .gitignore: {ignored}"

@@ -458,10 +458,17 @@ def _spring(path: str, text: str, salt: bytes) -> Iterator[Credential]:
 # keyPassword), Gradle publishing (gradle.properties signing.password, ossrhPassword), tool
 # settings (liquibase.properties, sonar-project.properties). Spring's are read above.
 _PROPERTIES_PATH = re.compile(r"\.properties$")
+# Resource bundles hold UI text, not settings: `config_ja.properties`, `Messages_pt_BR.properties`
+# translate a field labelled "Credentials" or "Password" (Jenkins plugins ship hundreds).
+_RESOURCE_BUNDLE = re.compile(
+    r"(?:_[a-z]{2,3}(?:_[A-Z]{2}|_[A-Z][a-z]{3})?|(?:^|/)[Mm]essages\w*)\.properties$"
+)
 
 
 def _java_properties(path: str, text: str, salt: bytes) -> Iterator[Credential]:
     if _SPRING_PATH.search(path) or _PROPERTIES_PATH.search(path) is None:
+        return
+    if _RESOURCE_BUNDLE.search(path):
         return
     for m in _PROPERTY.finditer(text):
         if m.group(0).lstrip().startswith(("#", "!")):
@@ -469,6 +476,8 @@ def _java_properties(path: str, text: str, salt: bytes) -> Iterator[Credential]:
         if not secret_named(m.group("key").rsplit(".", 1)[-1]):
             continue
         value = m.group("value").strip().strip("\"'")
+        if "\\u" in value:  # \uXXXX escapes: translated text, never a credential
+            continue
         if is_literal_secret(value):
             yield Credential(
                 "Secret in properties file",

@@ -78,13 +78,27 @@ _INACTIVE_SUFFIXES = (
 )
 
 
+# Below a JVM source root the folders are a package name: `src/main/java/com/example/` is the
+# Spring Initializr default package of a real application, not a folder of examples.
+_JVM_SOURCE_ROOTS = frozenset(("java", "kotlin", "scala", "groovy", "resources"))
+
+
+def _package_start(lowered: list[str]) -> int:
+    """Index of the first package folder under `src/main/<language>/`, else len(lowered)."""
+    for i in range(len(lowered) - 2):
+        if lowered[i] == "src" and lowered[i + 1] == "main" and lowered[i + 2] in _JVM_SOURCE_ROOTS:
+            return i + 3
+    return len(lowered)
+
+
 def is_active_path(path: str) -> bool:
     """False when any folder of `path` marks it as a copy, an example or test data."""
     parts = path.split("/")[:-1]
     if not parts:
         return True
     lowered = [p.lower() for p in parts]
-    if any(p in _INACTIVE_DIR_SET or p.endswith(_INACTIVE_SUFFIXES) for p in lowered):
+    folders = lowered[: _package_start(lowered)]
+    if any(p in _INACTIVE_DIR_SET or p.endswith(_INACTIVE_SUFFIXES) for p in folders):
         return False
     if lowered[0] in _DOCS_ROOTS:  # a repository's own documentation shows config, it is not config
         return False
