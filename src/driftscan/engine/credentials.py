@@ -818,6 +818,48 @@ def url_credentials(text: str, salt: bytes) -> Iterator[Credential]:
             )
 
 
+# Compose files: a secret-named variable of a service's `environment:` (`KEY: value` or
+# `- KEY=value`) holding a real-looking literal. Stock passwords (postgres, secret, example)
+# and anything shorter than 12 characters or without both letters and digits are the
+# throwaway defaults of a local stack, not credentials; `docker-compose.dev.yml`-style names
+# tag what they hold with that environment.
+_COMPOSE_PATH = re.compile(
+    r"(?:^|/)(?:docker-)?compose(?:[-_.](?P<stage>[\w-]+))?(?:\.[\w-]+)*\.ya?ml$"
+)
+_COMPOSE_ENV = re.compile(
+    r"""^[ \t]*(?:-[ \t]+["']?(?P<lkey>[A-Za-z_][\w.-]*)=(?P<lvalue>[^\n]*?)["']?|"""
+    r"""(?P<key>[A-Za-z_][\w.-]*)[ \t]*:[ \t]+(?P<value>[^\n]*))[ \t]*$""",
+    re.M,
+)
+MIN_COMPOSE_SECRET = 12
+
+
+def _compose(path: str, text: str, salt: bytes) -> Iterator[Credential]:
+    match = _COMPOSE_PATH.search(path)
+    if match is None:
+        return
+    env = _dev_environment(match.group("stage") or "")
+    for m in _COMPOSE_ENV.finditer(text):
+        if m.group(0).lstrip().startswith("#"):
+            continue
+        key = m.group("lkey") or m.group("key")
+        raw = m.group("lvalue") if m.group("lkey") else m.group("value")
+        comment = _YAML_COMMENT.search(raw)
+        value = (raw[: comment.start()] if comment else raw).strip().strip("\"'")
+        if (
+            not secret_named(key)
+            or len(value) < MIN_COMPOSE_SECRET
+            or not re.search(r"\d", value)
+            or not re.search(r"[A-Za-z]", value)
+            or not is_literal_secret(value)
+        ):
+            continue
+        start = m.start("lvalue") if m.group("lkey") else m.start("value")
+        yield Credential(
+            "Secret in compose environment", _line_of(text, start), fingerprint(value, salt), env
+        )
+
+
 _FRAMEWORKS = (
     (_RAILS_KEY_PATH, _rails_key),
     (_RAILS_SECRETS_PATH, _rails_secrets),
@@ -826,6 +868,7 @@ _FRAMEWORKS = (
     (_PHOENIX_PATH, _phoenix),
     (_DOTNET_PATH, _dotnet),
     (_PROPERTIES_PATH, _java_properties),
+    (_COMPOSE_PATH, _compose),
 )
 
 
