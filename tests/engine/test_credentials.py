@@ -495,3 +495,11 @@ def test_java_properties_files() -> None:
             "src/main/resources/application.properties", "db.password=Upl0ad-Store-2024\n"
         )
     ] == ["Spring configuration secret"]
+
+
+def test_a_file_name_under_a_secret_name_is_no_credential() -> None:
+    # appsettings `"SecretsSetup": "setup_secrets.ps1"`, `"SigningKeyFile": "jwt-signing.pem"`
+    for value in ("setup_secrets.ps1", "jwt-signing.pem", "client_secret_2024.json", "keys.env"):
+        assert not is_literal_secret(value), value
+    for value in ("Kq7vLm2Rt9xWp4Zs", "s3cr3t.Passw0rd", "x9.f00-Bar!"):
+        assert is_literal_secret(value), value

@@ -273,7 +273,10 @@ _LITERAL_PLACEHOLDER = re.compile(
 # references, URLs and file paths (a TokenEndpoint, a secret-file).
 _INDIRECT = re.compile(
     r"^(?:ENC\(|\{cipher\}|@[\w.-]+@$|vault:|op://|ENC\[|[A-Za-z][\w+.-]*://|/|~/|\.{1,2}/"
-    r"|[A-Za-z]:\\)"
+    r"|[A-Za-z]:\\"
+    # a file name: `"SecretsSetup": "setup_secrets.ps1"`, `"JwtKeyFile": "jwt-signing.pem"`
+    r"|[\w.-]+\.(?:ps1|psm1|sh|bash|py|rb|js|ts|json|ya?ml|xml|txt|pem|key|crt|cer|der|pfx|p12"
+    r"|jks|keystore|env|config|conf|ini|toml|sql|csv|md)$)"
 )
 # A credential has some variety: a digit or a symbol. Word-only values (dev-secret-key,
 # acme-identity, supersecretpassword) are names or reminders, and digit-only ones are
