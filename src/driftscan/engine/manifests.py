@@ -758,13 +758,18 @@ def parse_paket(text: str) -> list[Dependency]:
 _NUSPEC = re.compile(r"""<dependency\s+(?:[^>]*?\s)?id\s*=\s*["']([^"']+)["']""", re.I)
 
 
-def parse_nuspec(text: str) -> list[Dependency]:
-    """A package's .nuspec `<dependency id="..." />` entries (in any dependency group)."""
+def _nuget_ids(text: str, element: re.Pattern[str]) -> list[Dependency]:
+    """The package ids an XML element names, outside XML comments."""
     clean = _XML_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
     return [
         Dependency("nuget", normalise("nuget", m.group(1)), _offset_line(clean, m.start()))
-        for m in _NUSPEC.finditer(clean)
+        for m in element.finditer(clean)
     ]
+
+
+def parse_nuspec(text: str) -> list[Dependency]:
+    """A package's .nuspec `<dependency id="..." />` entries (in any dependency group)."""
+    return _nuget_ids(text, _NUSPEC)
 
 
 # ---------------------------------------------------------------- NuGet packages.config
@@ -774,11 +779,7 @@ _PACKAGES_CONFIG = re.compile(r"""<package\s+(?:[^>]*?\s)?id\s*=\s*["']([^"']+)[
 
 def parse_packages_config(text: str) -> list[Dependency]:
     """packages.config `<package id="..." version="..." />` (the pre-PackageReference form)."""
-    clean = _XML_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
-    return [
-        Dependency("nuget", normalise("nuget", m.group(1)), _offset_line(clean, m.start()))
-        for m in _PACKAGES_CONFIG.finditer(clean)
-    ]
+    return _nuget_ids(text, _PACKAGES_CONFIG)
 
 
 Parser = Callable[[str], list[Dependency]]
