@@ -77,7 +77,7 @@ ENV_GLOBS = (
     "**/{Dockerfile,Containerfile}{,.*}",
     "**/{.env,env}.{example,sample,template,dist,tmpl,defaults}",
     "**/*.env.{example,sample,template,dist}",
-    "**/{Jenkinsfile,.drone.star,.cirrus.star}",
+    "**/{Jenkinsfile{,.*,-*,_*},.drone.star,.cirrus.star}",
 )
 
 
@@ -87,7 +87,7 @@ INFRA_GLOBS = (
     "**/{Dockerfile,Containerfile,dockerfile}{,.*,-*}",
     "**/*.{Dockerfile,dockerfile}",
     "**/{docker-compose,compose}*.{yml,yaml}",
-    "**/{Jenkinsfile,*.jenkinsfile}{,.*,-*}",
+    "**/{Jenkinsfile,*.jenkinsfile}{,.*,-*,_*}",
     ".gitlab-ci.yml",
     "**/deploy{,[-_.]*}",
     "**/templates/*.{yaml,yml,tpl}",
@@ -287,7 +287,9 @@ class RepoContext:
             out = []
             for path in self.paths_any(IMAGE_GLOBS):
                 text = self.active(path)
-                if text is not None and ("image" in text.lower() or "FROM" in text.upper()):
+                if text is not None and (
+                    "image" in text.lower() or "FROM" in text.upper() or "docker://" in text
+                ):  # `uses: docker://owner/image` names an image without the word
                     out += [(ref, path) for ref in extract.images(path, text)]
             return out
 
