@@ -918,24 +918,11 @@ _DATA_ENTRY = re.compile(
 
 def secret_data_credentials(text: str, salt: bytes) -> Iterator[Credential]:
     lines = text.split("\n")
-    documents = _secret_documents(lines)
-    depth: int | None = None  # column of `data:` while inside its block
-    entries = 0  # column of the data mapping's keys
-    for i, line in enumerate(lines):
-        if not documents[i] or not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip(" \t"))
-        if depth is not None and indent > depth:
-            entries = entries or indent
-            entry = _DATA_ENTRY.match(line)
-            if entry is not None and indent == entries:
-                for found in _decoded_credentials(entry.group("value"), salt):
-                    yield replace(found, kind=f"{found.kind} in Secret data", line=i + 1)
-            continue
-        depth, entries = None, 0
-        data = _DATA_BLOCK.match(line)
-        if data is not None:
-            depth = len(data.group("indent"))
+    for i, indent, entries, _opened in _secret_data_walk(lines, _DATA_BLOCK):
+        entry = _DATA_ENTRY.match(lines[i]) if indent == entries else None
+        if entry is not None:
+            for found in _decoded_credentials(entry.group("value"), salt):
+                yield replace(found, kind=f"{found.kind} in Secret data", line=i + 1)
 
 
 def _decoded_credentials(value: str, salt: bytes) -> Iterator[Credential]:
@@ -1495,30 +1482,44 @@ def _secret_documents(lines: list[str]) -> list[bool]:
     return out
 
 
-def _redact_secret_data(lines: list[str]) -> None:
-    """Every value under `data:` / `stringData:` of a Kubernetes Secret, whatever its key."""
+def _secret_data_walk(
+    lines: list[str], opener: re.Pattern[str]
+) -> Iterator[tuple[int, int, int | None, re.Match[str] | None]]:
+    """(index, indent, entries, opened) for each non-blank line of a Kubernetes Secret
+    document. `entries` is the column of the data mapping's keys when the line sits inside a
+    block that `opener` opened (a match with no `rest` after the colon), else None; `opened`
+    is the opener's match on a line outside such a block. One walk for detection and
+    redaction, so that both see the same lines as Secret data."""
     documents = _secret_documents(lines)
-    depth: int | None = None  # column of the `data:` key while inside its block
-    entries = 0  # column of the data mapping's keys
+    depth: int | None = None  # column of the opening key while inside its block
+    entries = 0
     for i, line in enumerate(lines):
         if not documents[i] or not line.strip():
             continue
         indent = len(line) - len(line.lstrip(" \t"))
         if depth is not None and indent > depth:
             entries = entries or indent
+            yield i, indent, entries, None
+            continue
+        depth, entries = None, 0
+        opened = opener.match(line)
+        if opened is not None and not (opened.groupdict().get("rest") or "").strip():
+            depth = len(opened.group("indent"))
+        yield i, indent, None, opened
+
+
+def _redact_secret_data(lines: list[str]) -> None:
+    """Every value under `data:` / `stringData:` of a Kubernetes Secret, whatever its key."""
+    for i, indent, entries, opened in _secret_data_walk(lines, _DATA_KEY):
+        line = lines[i]
+        if entries is not None:
             entry = _ENTRY.match(line)
             if entry is not None and indent == entries:
                 lines[i] = _replace(line, entry.end(), len(line.rstrip()))
             else:  # a block scalar's lines, or anything else in there
                 lines[i] = line[:indent] + REDACTED
-            continue
-        depth, entries = None, 0
-        data = _DATA_KEY.match(line)
-        if data is not None:
-            if data.group("rest").strip():
-                lines[i] = _replace(line, data.start("rest"), len(line.rstrip()))
-            else:
-                depth = len(data.group("indent"))
+        elif opened is not None and opened.group("rest").strip():
+            lines[i] = _replace(line, opened.start("rest"), len(line.rstrip()))
 
 
 _TF_VARIABLE = re.compile(r'^[ \t]*variable[ \t]+"?(?P<name>[\w-]+)"?[ \t]*\{', re.M)
