@@ -68,15 +68,21 @@ def test_unchanged_repositories_are_reused_and_changed_ones_rescanned(
     assert [s.status for s in store.scans()] == ["complete", "complete"]
 
 
-def test_interrupted_scan_keeps_its_work_and_is_marked_incomplete(
-    git_org: Path, store: Store, ruleset: Ruleset
-) -> None:
+def _interrupt_after_three(git_org: Path, store: Store, ruleset: Ruleset) -> None:
+    """A sequential scan of the org stopped by Ctrl-C once three repositories are done."""
+
     def stop_after_three(result: RepoResult, done: int, total: int) -> None:
         if done == 3:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         run_scan([str(git_org)], store, ruleset, ScanOptions(jobs=1), stop_after_three)
+
+
+def test_interrupted_scan_keeps_its_work_and_is_marked_incomplete(
+    git_org: Path, store: Store, ruleset: Ruleset
+) -> None:
+    _interrupt_after_three(git_org, store, ruleset)
     (scan,) = store.scans()
     assert scan.status == "incomplete"
     assert len(store.load_scan(scan.id).repos) == 3
@@ -85,12 +91,7 @@ def test_interrupted_scan_keeps_its_work_and_is_marked_incomplete(
 def test_resume_after_the_rules_changed_reads_everything_again(
     git_org: Path, store: Store, ruleset: Ruleset
 ) -> None:
-    def stop_after_three(result: RepoResult, done: int, total: int) -> None:
-        if done == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run_scan([str(git_org)], store, ruleset, ScanOptions(jobs=1), stop_after_three)
+    _interrupt_after_three(git_org, store, ruleset)
     # the rules are changed (upgrade, edited rule folder) before the scan is resumed
     changed = replace(ruleset, rules=ruleset.rules[:-1], digest="changed")
     outcome = run_scan([str(git_org)], store, changed, ScanOptions(jobs=1, resume=True))
