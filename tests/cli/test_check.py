@@ -200,13 +200,19 @@ def test_not_a_folder_is_a_usage_error(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "is not a folder" in result.stderr
 
 
-def test_a_travis_file_where_the_policy_says_github_actions(tmp_path: Path) -> None:
+def _on_a_feature_branch(tmp_path: Path, name: str) -> Path:
+    """A repository whose main branch builds with GitHub Actions, checked out on `feature`."""
     src = tmp_path / "src"
     (src / ".github" / "workflows").mkdir(parents=True)
     (src / ".github" / "workflows" / "ci.yml").write_text(WORKFLOW)
-    root = make_git_repo(src, tmp_path / "svc")
+    root = make_git_repo(src, tmp_path / name)
     git(root, "branch", "-M", "main")
     git(root, "checkout", "-q", "-b", "feature")
+    return root
+
+
+def test_a_travis_file_where_the_policy_says_github_actions(tmp_path: Path) -> None:
+    root = _on_a_feature_branch(tmp_path, "svc")
     (root / ".travis.yml").write_text("language: python\nscript: pytest\n")
     git(root, "add", "-A")
     git(root, "commit", "-qm", "travis")
@@ -232,12 +238,7 @@ config :shop, ShopWeb.Endpoint,
 
 
 def test_dev_default_credentials_pass_the_pr_check_and_a_real_one_fails(tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    (src / ".github" / "workflows").mkdir(parents=True)
-    (src / ".github" / "workflows" / "ci.yml").write_text(WORKFLOW)
-    root = make_git_repo(src, tmp_path / "shop")
-    git(root, "branch", "-M", "main")
-    git(root, "checkout", "-q", "-b", "feature")
+    root = _on_a_feature_branch(tmp_path, "shop")
     (root / "config").mkdir()
     (root / "config" / "dev.exs").write_text(DEV_EXS)
     (root / "config" / "test.exs").write_text(DEV_EXS.replace("4000", "4002").replace("Xq3", "Zp9"))
