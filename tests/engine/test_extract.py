@@ -219,3 +219,19 @@ def test_images_never_read_from_lockfiles() -> None:
     text = '{"packages": {"node_modules/x": {"image": "datadog/agent"}}}'
     assert extract.images("package-lock.json", text) == []
     assert extract.images("web/packages.lock.json", text) == []
+
+
+def test_lockfiles_are_never_active() -> None:
+    # a `**/*.json` or `**/*.yaml` rule must not make a scan fetch and parse resolved pins
+    for path in (
+        "package-lock.json",
+        "web/pnpm-lock.yaml",
+        "api/poetry.lock",
+        "go.sum",
+        "app/Gemfile.lock",
+        "src/App/packages.lock.json",
+        "ios/Podfile.lock",
+    ):
+        assert not is_active_path(path), path
+    for path in ("package.json", "locks/config.yaml", "deploy/lock.yaml", "clock.json"):
+        assert is_active_path(path), path

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from posixpath import basename
 
 from driftscan.engine.manifests import is_manifest
+from driftscan.engine.paths import is_lockfile
 
 _HASH_EXT = frozenset(
     [
@@ -218,7 +219,6 @@ _HCL_IMAGE = re.compile(r'(?:^|(?<=[\s{,(]))"?image"?[ \t]*[=:][ \t]*"([^"$\s{}]
 _JSON_IMAGE = re.compile(r'"[Ii]mage"[ \t]*:[ \t]*"([^"$\s{}\\]+)"')
 _JSON_IMAGE_FILES = (".json", ".json.tpl", ".json.tftpl", ".json.j2", ".tftpl")
 _NOT_IMAGE = re.compile(r"\.(?:png|jpe?g|gif|svg|webp|ico|bmp|tiff?)$|://|^[./@]|^[^a-z]*$", re.I)
-_LOCK_JSON = frozenset(("package-lock.json", "npm-shrinkwrap.json", "composer.lock"))
 _VAR_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}$]*)\}")
 _ENV_IMAGE = re.compile(
     r"""^[ \t]*(?:export[ \t]+)?[A-Z][A-Z0-9_]*IMAGE[A-Z0-9_]*[ \t]*=[ \t]*["']?([^\s"'#$]+)""",
@@ -273,8 +273,7 @@ def images(path: str, text: str) -> list[ImageRef]:
             out.append(ImageRef(name, tag, line_at(text, m.start(1))))
         return out
     if path.endswith(_JSON_IMAGE_FILES):  # ECS task / container definitions, CloudFormation
-        name_lower = basename(path).lower()
-        if name_lower in _LOCK_JSON or name_lower.endswith(".lock.json"):
+        if is_lockfile(path):  # scans never read one (paths.is_active_path); callers might
             return out
         for m in _JSON_IMAGE.finditer(text):
             if _NOT_IMAGE.search(m.group(1)):

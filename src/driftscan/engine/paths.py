@@ -91,8 +91,44 @@ def _package_start(lowered: list[str]) -> int:
     return len(lowered)
 
 
+# What a package manager resolved, never what the repository declares (CATALOGUE.md: "never
+# from lockfiles"): no signal reads them, so a scan never fetches or parses a multi-megabyte
+# package-lock.json or pnpm-lock.yaml for a rule whose glob is `**/*.json` or `**/*.yaml`.
+LOCKFILES = frozenset(
+    (
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "bun.lock",
+        "composer.lock",
+        "gemfile.lock",
+        "poetry.lock",
+        "pipfile.lock",
+        "pdm.lock",
+        "uv.lock",
+        "cargo.lock",
+        "go.sum",
+        "mix.lock",
+        "pubspec.lock",
+        "podfile.lock",
+        "package.resolved",
+        "gradle.lockfile",
+        "packages.lock.json",
+    )
+)
+
+
+def is_lockfile(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1].lower()
+    return name in LOCKFILES or name.endswith(".lock.json")
+
+
 def is_active_path(path: str) -> bool:
-    """False when any folder of `path` marks it as a copy, an example or test data."""
+    """False for a lockfile, and when any folder of `path` marks it as a copy, an example or
+    test data."""
+    if is_lockfile(path):
+        return False
     parts = path.split("/")[:-1]
     if not parts:
         return True
